@@ -1,0 +1,63 @@
+"""Engine.IO server settings. Defaults are the reference server's unless said otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .net.http import HttpRequest
+from .net.stream import DEFAULT_MAX_BUFFER
+from .protocol.request import TransportName
+
+__all__ = ["AllowRequest", "EngineIOConfig", "OriginPolicy"]
+
+#: ``None``: same origin only; ``"*"``: any origin; a list of origins; or a predicate on the origin.
+OriginPolicy = None | str | Sequence[str] | Callable[[str], bool]
+
+#: Called with the handshake request; return ``None``/``True`` to accept it, or ``False`` or a
+#: message to refuse it with 403 ``{"code":4,"message":...}``.
+AllowRequest = Callable[[HttpRequest], bool | str | None]
+
+
+@dataclass(frozen=True)
+class EngineIOConfig:
+    #: URL path of the Engine.IO endpoint (Socket.IO mounts it at ``/socket.io/``).
+    path: str = "/engine.io/"
+    #: Seconds between two server pings (25 s).
+    ping_interval: float = 25.0
+    #: Seconds the client has to answer a ping with a pong (20 s).
+    ping_timeout: float = 20.0
+    #: Seconds a websocket may take to complete the upgrade from polling (10 s).
+    upgrade_timeout: float = 10.0
+    #: Largest HTTP body and websocket message accepted, in bytes (``maxHttpBufferSize``, 1e6).
+    max_payload: int = 1_000_000
+    #: Transports clients may use.
+    transports: tuple[TransportName, ...] = (TransportName.POLLING, TransportName.WEBSOCKET)
+    #: Offer the websocket upgrade to polling clients.
+    allow_upgrades: bool = True
+    #: gzip/deflate polling responses of at least ``compression_threshold`` bytes when the client
+    #: accepts it (on, 1024 bytes).
+    http_compression: bool = True
+    compression_threshold: int = 1024
+    #: Negotiate permessage-deflate on websockets (off, as in the reference server).
+    per_message_deflate: bool = False
+    #: Origins allowed for cross-origin requests and websocket upgrades; same origin only by default.
+    cors_allowed_origins: OriginPolicy = None
+    #: Send ``Access-Control-Allow-Credentials: true`` to allowed origins (on).
+    cors_credentials: bool = True
+    #: A hook that may refuse handshakes (403, code 4).
+    allow_request: AllowRequest | None = None
+    #: Bytes a connection may leave unread before it is closed as a slow consumer (4 MiB).
+    max_write_buffer: int = DEFAULT_MAX_BUFFER
+    #: Prefix of every session id (the cluster puts the worker id here).
+    sid_tag: str = ""
+    #: Extra headers on every Engine.IO response.
+    extra_headers: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def ping_interval_ms(self) -> int:
+        return round(self.ping_interval * 1000)
+
+    @property
+    def ping_timeout_ms(self) -> int:
+        return round(self.ping_timeout * 1000)

@@ -1,0 +1,324 @@
+"""HTTP/1.1 server connections on h11: one request at a time, keep-alive, the 101 hand-off.
+
+The connection parses requests and hands each to a ``RequestHandler`` (the Engine.IO server),
+which answers in one of four ways: ``respond()`` now, ``read_body()`` first (POST), ``park()``
+the request until it can be answered (a long-polling GET), or ``accept_websocket()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Protocol
+
+import h11
+from wsproto.utilities import generate_accept_token
+
+from .reactor import Reactor
+from .stream import Stream
+
+if TYPE_CHECKING:
+    import socket
+
+    from .websocket import WebSocketConnection
+
+__all__ = ["HttpConnection", "HttpRequest", "HttpResponse", "RequestHandler"]
+
+log = logging.getLogger(__name__)
+
+#: Largest request head (request line + headers) we parse, as h11's default and node's 16 KiB.
+MAX_HEAD_SIZE = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A parsed request head. Header names are lower-case; values are decoded as latin-1."""
+
+    method: str
+    target: str
+    path: str
+    query_string: str
+    headers: tuple[tuple[str, str], ...]
+    remote_address: tuple[str, int] | None = None
+    http_version: str = "1.1"
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (lower-case), or None."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def is_websocket_upgrade(self) -> bool:
+        upgrade = self.header("upgrade")
+        return upgrade is not None and upgrade.strip().lower() == "websocket"
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    """A complete response. ``Content-Length`` is added when it is sent."""
+
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
+
+
+class RequestHandler(Protocol):
+    def handle_request(self, conn: HttpConnection, request: HttpRequest) -> None:
+        """Answer ``request`` on ``conn`` now or later (see the module docstring)."""
+        ...
+
+
+class HttpConnection:
+    """The server side of one HTTP/1.1 connection, until it becomes a websocket."""
+
+    __slots__ = (
+        "_body",
+        "_body_len",
+        "_body_limit",
+        "_h11",
+        "_handler",
+        "_on_abort",
+        "_on_body",
+        "_on_too_large",
+        "_pending_upgrade",
+        "_request",
+        "_upgrade_deferred",
+        "reactor",
+        "stream",
+    )
+
+    def __init__(self, reactor: Reactor, handler: RequestHandler) -> None:
+        self.reactor = reactor
+        self._handler = handler
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_SIZE)
+        self.stream: Stream | None = None
+        self._request: HttpRequest | None = None
+        self._body: list[bytes] | None = None
+        self._body_len = 0
+        self._body_limit = 0
+        self._on_body: Callable[[bytes], None] | None = None
+        self._on_too_large: Callable[[], None] | None = None
+        self._on_abort: Callable[[], None] | None = None
+        self._upgrade_deferred = False
+        self._pending_upgrade: HttpRequest | None = None
+
+    def attach(self, stream: Stream) -> None:
+        self.stream = stream
+
+    @property
+    def request(self) -> HttpRequest | None:
+        """The request being answered, if any."""
+        return self._request
+
+    # -- StreamProtocol -------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        self._h11.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> None:
+        self._h11.receive_data(b"")
+        self._process()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        on_abort, self._on_abort = self._on_abort, None
+        self._on_body = self._on_too_large = None
+        if on_abort is not None:
+            on_abort()
+
+    # -- parsing --------------------------------------------------------------------------------
+
+    def _process(self) -> None:
+        conn = self._h11
+        while self.stream is not None and not self.stream.closing:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._bad_request(exc)
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+            kind = type(event)
+            if kind is h11.Request:
+                assert isinstance(event, h11.Request)
+                request = self._make_request(event)
+                self._request = request
+                if request.is_websocket_upgrade:
+                    self._pending_upgrade = request  # answer once h11 has the whole request
+                else:
+                    self._handler.handle_request(self, request)
+            elif kind is h11.Data:
+                assert isinstance(event, h11.Data)
+                self._take_body(bytes(event.data))
+            elif kind is h11.EndOfMessage:
+                upgrade, self._pending_upgrade = self._pending_upgrade, None
+                if upgrade is not None:
+                    self._handler.handle_request(self, upgrade)
+                elif self._on_body is not None:
+                    on_body, self._on_body = self._on_body, None
+                    body, self._body = b"".join(self._body or ()), None
+                    on_body(body)
+                elif conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+                    conn.start_next_cycle()  # answered before the request ended; next one
+            elif kind is h11.ConnectionClosed:
+                assert self.stream is not None
+                self.stream.close()
+                return
+
+    def _make_request(self, event: h11.Request) -> HttpRequest:
+        target = event.target.decode("latin-1")
+        path, _, query = target.partition("?")
+        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers)
+        assert self.stream is not None
+        return HttpRequest(
+            event.method.decode("ascii"),
+            target,
+            path,
+            query,
+            headers,
+            self.stream.peer,
+            event.http_version.decode("ascii"),
+        )
+
+    def _take_body(self, chunk: bytes) -> None:
+        if self._body is None:
+            return  # a body nobody asked for: discard it
+        self._body_len += len(chunk)
+        if self._body_len > self._body_limit:
+            self._body = None
+            on_too_large, self._on_too_large = self._on_too_large, None
+            self._on_body = None
+            if on_too_large is not None:
+                on_too_large()
+            return
+        self._body.append(chunk)
+
+    def _bad_request(self, exc: h11.RemoteProtocolError) -> None:
+        log.debug("bad HTTP from %s: %s", self.stream and self.stream.peer, exc)
+        if self._h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            status = exc.error_status_hint
+            self.respond(status, [("content-type", "text/plain")], b"Bad Request", close=True)
+        elif self.stream is not None:
+            self.stream.close()
+
+    # -- answering ------------------------------------------------------------------------------
+
+    def read_body(
+        self,
+        limit: int,
+        on_body: Callable[[bytes], None],
+        on_too_large: Callable[[], None],
+    ) -> None:
+        """Collect the request body (at most ``limit`` bytes, checked as it arrives)."""
+        request = self._request
+        assert request is not None
+        length = request.header("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            on_too_large()
+            return
+        self._body = []
+        self._body_len = 0
+        self._body_limit = limit
+        self._on_body = on_body
+        self._on_too_large = on_too_large
+
+    def park(self, on_abort: Callable[[], None]) -> None:
+        """Keep the request open; ``on_abort`` runs if the client goes away first."""
+        self._on_abort = on_abort
+
+    def respond(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes = b"",
+        *,
+        close: bool = False,
+    ) -> None:
+        """Send a complete response; then read the next request on this connection, if any."""
+        stream = self.stream
+        if stream is None or stream.closing:
+            return
+        conn = self._h11
+        self._on_abort = None
+        self._on_body = self._on_too_large = None
+        self._body = None
+        self._pending_upgrade = None
+        hdrs = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        hdrs.append((b"content-length", str(len(body)).encode()))
+        if close:
+            hdrs.append((b"connection", b"close"))
+        try:
+            response = h11.Response(status_code=status, headers=hdrs, reason=_reason(status))
+            out = conn.send(response) or b""
+            if body:
+                out += conn.send(h11.Data(data=body)) or b""
+            out += conn.send(h11.EndOfMessage()) or b""
+        except h11.LocalProtocolError:
+            log.debug("cannot respond in state %s", conn.states)
+            stream.close()
+            return
+        stream.write(out)
+        self._request = None
+        if conn.our_state is h11.MUST_CLOSE or close:
+            stream.close(linger=conn.their_state is not h11.DONE)
+            return
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+            if conn.trailing_data[0]:
+                # A pipelined request is already buffered: answer it after this tick's writes.
+                self.reactor.call_soon(self._process)
+
+    def accept_websocket(
+        self,
+        make_protocol: Callable[[bytes], WebSocketConnection],
+        extension_header: str | None = None,
+        extra_headers: list[tuple[str, str]] | None = None,
+    ) -> WebSocketConnection | None:
+        """Answer 101 and turn the connection into a websocket.
+
+        Returns the websocket protocol (built by ``make_protocol`` from the bytes that followed the
+        request; its ``start()`` feeds them in), or None if the request was not a valid websocket
+        handshake (answered 400).
+        """
+        request = self._request
+        stream = self.stream
+        assert request is not None and stream is not None
+        key = request.header("sec-websocket-key")
+        version = request.header("sec-websocket-version")
+        if not key or version != "13":
+            self.respond(
+                400, [("content-type", "text/plain")], b"Bad websocket handshake", close=True
+            )
+            return None
+        headers = [
+            (b"upgrade", b"websocket"),
+            (b"connection", b"Upgrade"),
+            (b"sec-websocket-accept", generate_accept_token(key.encode("latin-1"))),
+        ]
+        if extension_header:
+            headers.append((b"sec-websocket-extensions", extension_header.encode("latin-1")))
+        for name, value in extra_headers or ():
+            headers.append((name.encode("latin-1"), value.encode("latin-1")))
+        try:
+            out = self._h11.send(h11.InformationalResponse(status_code=101, headers=headers))
+        except h11.LocalProtocolError:
+            stream.close()
+            return None
+        stream.write(out or b"")
+        trailing, _closed = self._h11.trailing_data
+        self._request = None
+        protocol = make_protocol(bytes(trailing))
+        stream.protocol = protocol
+        protocol.attach(stream)
+        return protocol

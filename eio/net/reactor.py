@@ -1,0 +1,223 @@
+"""A single-threaded reactor: one selector (epoll on Linux), a timer heap, call_soon, dirty flushes.
+
+One loop tick: wait for readiness (or the next timer), dispatch readable/writable handlers, run
+due timers, run the callbacks queued with ``call_soon``, then flush every object that marked itself
+dirty. Writes made anywhere during the tick therefore leave as one ``send`` per connection.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import resource
+import selectors
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .clock import Clock, MonotonicClock
+from .timers import TimerHandle, TimerHeap
+
+__all__ = ["Flushable", "IOHandler", "Reactor", "raise_fd_limit"]
+
+log = logging.getLogger(__name__)
+
+READ = selectors.EVENT_READ
+WRITE = selectors.EVENT_WRITE
+
+
+class IOHandler(Protocol):
+    def on_readable(self) -> None: ...
+    def on_writable(self) -> None: ...
+
+
+class Flushable(Protocol):
+    def flush(self) -> None: ...
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):  # some sandboxes refuse; keep what we have
+            pass
+    return soft
+
+
+class _Waker:
+    """The read end of the wake-up socketpair: readable means "someone queued work for us"."""
+
+    __slots__ = ("reader", "writer")
+
+    def __init__(self) -> None:
+        self.reader, self.writer = socket.socketpair()
+        self.reader.setblocking(False)
+        self.writer.setblocking(False)
+
+    def wake(self) -> None:
+        try:
+            self.writer.send(b"\0")
+        except (BlockingIOError, InterruptedError):
+            pass  # the pipe is full, so the loop is waking up anyway
+        except OSError:
+            pass  # closed during shutdown
+
+    def on_readable(self) -> None:
+        try:
+            while self.reader.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def on_writable(self) -> None:  # pragma: no cover - never registered for writing
+        pass
+
+    def close(self) -> None:
+        self.reader.close()
+        self.writer.close()
+
+
+class Reactor:
+    """The event loop of one process (or of one thread, in tests)."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        raise_fd_limit()
+        self.clock: Clock = clock or MonotonicClock()
+        self._selector = selectors.DefaultSelector()
+        self._timers = TimerHeap()
+        self._ready: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] = (
+            collections.deque()
+        )
+        self._dirty: list[Flushable] = []
+        self._waker = _Waker()
+        self._selector.register(self._waker.reader, READ, self._waker)
+        self._running = False
+        self._stopping = False
+        self._thread_id: int | None = None
+        self._closed = False
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def time(self) -> float:
+        return self.clock.now()
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        return self._timers.push(when, callback, *args)
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        return self._timers.push(self.clock.now() + delay, callback, *args)
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        self._ready.append((callback, args))
+
+    def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any) -> None:
+        """From any thread (or a signal handler): run ``callback`` on the loop soon."""
+        self._ready.append((callback, args))  # deque.append is atomic
+        self._waker.wake()
+
+    def mark_dirty(self, obj: Flushable) -> None:
+        """``obj.flush()`` runs at the end of this tick. The caller avoids marking twice."""
+        self._dirty.append(obj)
+
+    # -- file descriptors -----------------------------------------------------------------------
+
+    def register(self, fileobj: Any, handler: IOHandler, writable: bool = False) -> None:
+        self._selector.register(fileobj, READ | WRITE if writable else READ, handler)
+
+    def register_writer_only(self, fileobj: Any, handler: IOHandler) -> None:
+        self._selector.register(fileobj, WRITE, handler)
+
+    def set_writable(self, fileobj: Any, handler: IOHandler, writable: bool) -> None:
+        self._selector.modify(fileobj, READ | WRITE if writable else READ, handler)
+
+    def unregister(self, fileobj: Any) -> None:
+        try:
+            self._selector.unregister(fileobj)
+        except (KeyError, ValueError):
+            pass
+
+    def add_signal_handler(self, signum: int, callback: Callable[[], Any]) -> None:
+        """Run ``callback`` on the loop when the signal arrives (main thread only)."""
+        signal.set_wakeup_fd(self._waker.writer.fileno(), warn_on_full_buffer=False)
+        signal.signal(signum, lambda _s, _f: self.call_soon_threadsafe(callback))
+
+    # -- running --------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def in_loop_thread(self) -> bool:
+        return self._thread_id == threading.get_ident()
+
+    def stop(self) -> None:
+        """Stop after the current tick. Safe from any thread."""
+        self._stopping = True
+        self._waker.wake()
+
+    def run(self) -> None:
+        """Run ticks until ``stop()``."""
+        self._running = True
+        self._stopping = False
+        self._thread_id = threading.get_ident()
+        try:
+            while not self._stopping:
+                self.run_once()
+        finally:
+            self._running = False
+
+    def run_once(self, max_wait: float | None = None) -> None:
+        if self._ready or self._dirty:
+            timeout: float | None = 0.0
+        else:
+            deadline = self._timers.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self.clock.now())
+            if max_wait is not None:
+                timeout = max_wait if timeout is None else min(timeout, max_wait)
+        events = self._selector.select(timeout)
+        for key, mask in events:
+            handler = key.data
+            try:
+                if mask & READ:
+                    handler.on_readable()
+                if mask & WRITE:
+                    handler.on_writable()
+            except Exception:
+                log.exception("unhandled error in I/O handler %r", handler)
+        if self._timers:
+            for timer in self._timers.pop_due(self.clock.now()):
+                try:
+                    timer.callback(*timer.args)
+                except Exception:
+                    log.exception("unhandled error in timer %r", timer.callback)
+        ready = self._ready
+        for _ in range(len(ready)):
+            callback, args = ready.popleft()
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("unhandled error in callback %r", callback)
+        self._flush_dirty()
+
+    def _flush_dirty(self) -> None:
+        # Flushing one object may dirty another (a session writes to its socket's stream).
+        while self._dirty:
+            batch, self._dirty = self._dirty, []
+            for obj in batch:
+                try:
+                    obj.flush()
+                except Exception:
+                    log.exception("unhandled error flushing %r", obj)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._selector.close()
+        self._waker.close()

@@ -1,0 +1,250 @@
+"""Server and client websocket connections: wsproto parses what arrives; we frame what leaves.
+
+Server frames are never masked, so a frame depends only on its payload: a broadcast frames its
+message once and every recipient gets the same bytes (``frame_text`` / ``frame_binary``). Only a
+connection that negotiated permessage-deflate goes through wsproto to send, since compression
+keeps state per connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from typing import Protocol
+
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
+from wsproto.extensions import Extension
+
+from ..errors import EngineIOError
+from .stream import Stream
+
+__all__ = [
+    "MessageTooBigError",
+    "WebSocketClosedError",
+    "WebSocketConnection",
+    "WebSocketListener",
+    "frame_binary",
+    "frame_text",
+]
+
+log = logging.getLogger(__name__)
+
+_PACK_16 = struct.Struct("!BBH").pack
+_PACK_64 = struct.Struct("!BBQ").pack
+
+
+class MessageTooBigError(EngineIOError):
+    """A websocket message over the size limit (closed with 1009)."""
+
+
+class WebSocketClosedError(EngineIOError):
+    """The peer closed the websocket with an error code, or broke the framing."""
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    size = len(payload)
+    if size < 126:
+        return bytes((0x80 | opcode, size)) + payload
+    if size < 65536:
+        return _PACK_16(0x80 | opcode, 126, size) + payload
+    return _PACK_64(0x80 | opcode, 127, size) + payload
+
+
+def frame_text(text: str) -> bytes:
+    """An unmasked, final text frame (what a server sends)."""
+    return _frame(0x1, text.encode("utf-8"))
+
+
+def frame_binary(data: bytes) -> bytes:
+    """An unmasked, final binary frame (what a server sends)."""
+    return _frame(0x2, data)
+
+
+class WebSocketListener(Protocol):
+    def ws_text(self, ws: WebSocketConnection, text: str) -> None: ...
+
+    def ws_binary(self, ws: WebSocketConnection, data: bytes) -> None: ...
+
+    def ws_closed(self, ws: WebSocketConnection, exc: BaseException | None) -> None:
+        """Called once. ``exc`` is None for an orderly close (close frame 1000/1001 or EOF)."""
+        ...
+
+
+class WebSocketConnection:
+    """A websocket after the handshake, on a ``Stream``."""
+
+    __slots__ = (
+        "_closed_reported",
+        "_parts",
+        "_parts_len",
+        "_trailing",
+        "_ws",
+        "client",
+        "deflate",
+        "listener",
+        "max_message",
+        "stream",
+    )
+
+    def __init__(
+        self,
+        max_message: int,
+        *,
+        extensions: list[Extension] | None = None,
+        trailing_data: bytes = b"",
+        client: bool = False,
+    ) -> None:
+        self._ws = Connection(ConnectionType.CLIENT if client else ConnectionType.SERVER, extensions)
+        self.client = client
+        self.deflate = bool(extensions)
+        self.max_message = max_message
+        self._trailing = trailing_data
+        self._parts: list[str] | list[bytes] | None = None
+        self._parts_len = 0
+        self._closed_reported = False
+        self.stream: Stream | None = None
+        self.listener: WebSocketListener | None = None
+
+    def attach(self, stream: Stream) -> None:
+        self.stream = stream
+
+    def start(self, listener: WebSocketListener) -> None:
+        """Start delivering to ``listener``, beginning with bytes that came with the handshake."""
+        self.listener = listener
+        trailing, self._trailing = self._trailing, b""
+        if trailing:
+            self.data_received(trailing)
+
+    @property
+    def open(self) -> bool:
+        return (
+            self.stream is not None
+            and not self.stream.closing
+            and self._ws.state is ConnectionState.OPEN
+        )
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def send_text(self, text: str) -> None:
+        if self.deflate or self.client:
+            self._send_event(Message(data=text))
+        elif self.stream is not None:
+            self.stream.write(frame_text(text))
+
+    def send_binary(self, data: bytes) -> None:
+        if self.deflate or self.client:
+            self._send_event(Message(data=data))
+        elif self.stream is not None:
+            self.stream.write(frame_binary(data))
+
+    def send_frames(self, frames: bytes) -> None:
+        """Write frames made by ``frame_text``/``frame_binary`` (never with deflate)."""
+        if self.stream is not None:
+            self.stream.write(frames)
+
+    def _send_event(self, event: Message[str] | Message[bytes]) -> None:
+        if self.stream is None or self._ws.state is not ConnectionState.OPEN:
+            return
+        self.stream.write(self._ws.send(event))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame (if still possible) and close the TCP connection after it."""
+        stream = self.stream
+        if stream is None or stream.closed:
+            return
+        if self._ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
+            stream.write(self._ws.send(CloseConnection(code=code, reason=reason)))
+        stream.close()
+
+    # -- StreamProtocol -------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self.listener is None:
+            self._trailing += data
+            return
+        ws = self._ws
+        if ws.state is ConnectionState.CLOSED:
+            return
+        ws.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> None:
+        if self._ws.state is not ConnectionState.CLOSED:
+            self._ws.receive_data(None)
+            self._process()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._report_closed(exc)
+
+    def _process(self) -> None:
+        for event in self._ws.events():
+            # Looked up per event: an upgrade hands the websocket to a new listener mid-batch.
+            listener = self.listener
+            assert listener is not None
+            kind = type(event)
+            if kind is TextMessage or kind is BytesMessage:
+                assert isinstance(event, (TextMessage, BytesMessage))
+                data = event.data
+                if event.message_finished and self._parts is None:
+                    if len(data) > self.max_message:
+                        self._too_big()
+                        return
+                    if kind is TextMessage:
+                        listener.ws_text(self, data)  # type: ignore[arg-type]
+                    else:
+                        listener.ws_binary(self, bytes(data))
+                else:
+                    if not self._collect(data, event.message_finished, listener):
+                        return
+            elif kind is Ping:
+                assert isinstance(event, Ping)
+                if self.stream is not None and self._ws.state is ConnectionState.OPEN:
+                    self.stream.write(self._ws.send(event.response()))
+            elif kind is CloseConnection:
+                assert isinstance(event, CloseConnection)
+                self._remote_closed(event)
+                return
+            if self.stream is None or self.stream.closed:
+                return
+
+    def _collect(self, data: str | bytes, finished: bool, listener: WebSocketListener) -> bool:
+        parts = self._parts
+        if parts is None:
+            parts = self._parts = []
+        parts.append(data)  # type: ignore[arg-type]
+        self._parts_len += len(data)
+        if self._parts_len > self.max_message:
+            self._too_big()
+            return False
+        if finished:
+            self._parts, self._parts_len = None, 0
+            if isinstance(data, str):
+                listener.ws_text(self, "".join(parts))  # type: ignore[arg-type]
+            else:
+                listener.ws_binary(self, b"".join(parts))  # type: ignore[arg-type]
+        return True
+
+    def _too_big(self) -> None:
+        self._parts, self._parts_len = None, 0
+        self.close(1009, "message too big")
+        self._report_closed(MessageTooBigError(f"message over {self.max_message} bytes"))
+
+    def _remote_closed(self, event: CloseConnection) -> None:
+        stream = self.stream
+        if stream is not None and self._ws.state is ConnectionState.REMOTE_CLOSING:
+            stream.write(self._ws.send(event.response()))
+        if stream is not None:
+            stream.close()
+        error: BaseException | None = None
+        if event.code not in (1000, 1001, 1005, 1006):
+            error = WebSocketClosedError(f"closed with code {event.code}: {event.reason}")
+        self._report_closed(error)
+
+    def _report_closed(self, exc: BaseException | None) -> None:
+        if self._closed_reported:
+            return
+        self._closed_reported = True
+        listener = self.listener
+        if listener is not None:
+            listener.ws_closed(self, exc)
