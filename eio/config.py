@@ -41,7 +41,7 @@ class EngineIOConfig:
     compression_threshold: int = 1024
     #: Negotiate permessage-deflate on websockets (off, as in the reference server).
     per_message_deflate: bool = False
-    #: Origins allowed for cross-origin requests and websocket upgrades; same origin only by default.
+    #: Origins allowed for cross-origin requests and websocket upgrades (default: same origin).
     cors_allowed_origins: OriginPolicy = None
     #: Send ``Access-Control-Allow-Credentials: true`` to allowed origins (on).
     cors_credentials: bool = True

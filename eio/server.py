@@ -327,7 +327,9 @@ class EngineSocket:
 
     # -- polling --------------------------------------------------------------------------------
 
-    def on_poll(self, conn: HttpConnection, request: HttpRequest, cors: list[tuple[str, str]]) -> None:
+    def on_poll(
+        self, conn: HttpConnection, request: HttpRequest, cors: list[tuple[str, str]]
+    ) -> None:
         event = self.session.open_poll()
         if event is not None:
             self.server.respond_error(conn, RequestError(ErrorCode.BAD_REQUEST), cors)
@@ -361,7 +363,9 @@ class EngineSocket:
             self._handle(event)
         self._mark_dirty()
 
-    def on_post(self, conn: HttpConnection, request: HttpRequest, cors: list[tuple[str, str]]) -> None:
+    def on_post(
+        self, conn: HttpConnection, request: HttpRequest, cors: list[tuple[str, str]]
+    ) -> None:
         content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
         if content_type == "application/octet-stream":
             # Engine.IO v4 sends binary as base64 text; a binary body is a v3 client or garbage.
@@ -462,8 +466,8 @@ class EngineSocket:
             self._candidate_abort(ws)
             return
         event = self.session.receive_on_candidate(packet)
-        if type(event) is ProbeAnswered:
-            ws.send_text(event.reply)  # type: ignore[union-attr]
+        if isinstance(event, ProbeAnswered):
+            ws.send_text(event.reply)
             self._mark_dirty()  # a parked poll is now answered with a noop
         elif type(event) is UpgradeCompleted:
             self.candidate = None
@@ -517,7 +521,9 @@ class EngineIOServer:
 
     # -- sockets --------------------------------------------------------------------------------
 
-    def listen(self, host: str = "127.0.0.1", port: int = 0, backlog: int = 1024) -> tuple[str, int]:
+    def listen(
+        self, host: str = "127.0.0.1", port: int = 0, backlog: int = 1024
+    ) -> tuple[str, int]:
         """Listen on ``host:port`` (0: any free port); returns the bound address."""
         return self.add_listening_socket(open_listening_socket(host, port, backlog))
 
@@ -546,7 +552,9 @@ class EngineIOServer:
                 peer = None
         tune_accepted(sock)
         http = HttpConnection(self.reactor, self)
-        stream = Stream(self.reactor, sock, http, max_buffer=self.config.max_write_buffer, peer=peer)
+        stream = Stream(
+            self.reactor, sock, http, max_buffer=self.config.max_write_buffer, peer=peer
+        )
         http.attach(stream)
         stream.on_closed = self._streams.discard
         self._streams.add(stream)
@@ -671,16 +679,21 @@ class EngineIOServer:
     ) -> None:
         config = self.config
         if self._closing:
-            self.respond_error(conn, RequestError(ErrorCode.BAD_REQUEST, "Server shutting down"), cors)
+            self.respond_error(
+                conn, RequestError(ErrorCode.BAD_REQUEST, "Server shutting down"), cors
+            )
             return
         sid = generate_sid(config.sid_tag)
         polling = info.transport is TransportName.POLLING
         upgrades: tuple[str, ...] = ()
         if polling and config.allow_upgrades and TransportName.WEBSOCKET in config.transports:
             upgrades = ("websocket",)
-        open_packet = "0" + OpenPayload(
-            sid, upgrades, config.ping_interval_ms, config.ping_timeout_ms, config.max_payload
-        ).to_json()
+        open_packet = (
+            "0"
+            + OpenPayload(
+                sid, upgrades, config.ping_interval_ms, config.ping_timeout_ms, config.max_payload
+            ).to_json()
+        )
         esock = EngineSocket(self, sid, request, info.transport)
         ws: WebSocketConnection | None = None
         if polling:
@@ -693,7 +706,9 @@ class EngineIOServer:
             ws.send_text(open_packet)
         self.sessions[sid] = esock
         esock._arm_timer()
-        log.debug("handshake sid=%s transport=%s peer=%s", sid, info.transport, request.remote_address)
+        log.debug(
+            "handshake sid=%s transport=%s peer=%s", sid, info.transport, request.remote_address
+        )
         try:
             self.handler.on_connect(esock)
         except Exception:

@@ -20,8 +20,6 @@ from .reactor import Reactor
 from .stream import Stream
 
 if TYPE_CHECKING:
-    import socket
-
     from .websocket import WebSocketConnection
 
 __all__ = ["HttpConnection", "HttpRequest", "HttpResponse", "RequestHandler"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
@@ -34,10 +35,8 @@ def open_listening_socket(host: str, port: int, backlog: int = 1024) -> socket.s
 
 def tune_accepted(sock: socket.socket) -> None:
     """We coalesce writes ourselves, so Nagle would only add latency."""
-    try:
+    with contextlib.suppress(OSError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError:
-        pass
 
 
 class Listener:

@@ -8,6 +8,7 @@ dirty. Writes made anywhere during the tick therefore leave as one ``send`` per 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import resource
 import selectors
@@ -137,10 +138,8 @@ class Reactor:
         self._selector.modify(fileobj, READ | WRITE if writable else READ, handler)
 
     def unregister(self, fileobj: Any) -> None:
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(fileobj)
-        except (KeyError, ValueError):
-            pass
 
     def add_signal_handler(self, signum: int, callback: Callable[[], Any]) -> None:
         """Run ``callback`` on the loop when the signal arrives (main thread only)."""

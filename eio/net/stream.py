@@ -8,6 +8,7 @@ aborted with ``SlowConsumerError`` rather than growing memory without bound.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -53,9 +54,9 @@ class Stream:
         "_out_len",
         "_want_write",
         "closed",
-        "on_closed",
         "closing",
         "max_buffer",
+        "on_closed",
         "peer",
         "protocol",
         "reactor",
@@ -221,10 +222,8 @@ class Stream:
             self._linger_timer.cancel()
             self._linger_timer = None
         self.reactor.unregister(self.sock)
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
         try:
             self.protocol.connection_lost(exc)
         except Exception:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from typing import Protocol
+from typing import Any, Protocol
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
@@ -95,7 +95,9 @@ class WebSocketConnection:
         trailing_data: bytes = b"",
         client: bool = False,
     ) -> None:
-        self._ws = Connection(ConnectionType.CLIENT if client else ConnectionType.SERVER, extensions)
+        self._ws = Connection(
+            ConnectionType.CLIENT if client else ConnectionType.SERVER, extensions
+        )
         self.client = client
         self.deflate = bool(extensions)
         self.max_message = max_message
@@ -143,7 +145,7 @@ class WebSocketConnection:
         if self.stream is not None:
             self.stream.write(frames)
 
-    def _send_event(self, event: Message[str] | Message[bytes]) -> None:
+    def _send_event(self, event: Message[Any]) -> None:
         if self.stream is None or self._ws.state is not ConnectionState.OPEN:
             return
         self.stream.write(self._ws.send(event))
@@ -186,17 +188,18 @@ class WebSocketConnection:
             if kind is TextMessage or kind is BytesMessage:
                 assert isinstance(event, (TextMessage, BytesMessage))
                 data = event.data
+                if not isinstance(data, str):
+                    data = bytes(data)
                 if event.message_finished and self._parts is None:
                     if len(data) > self.max_message:
                         self._too_big()
                         return
-                    if kind is TextMessage:
-                        listener.ws_text(self, data)  # type: ignore[arg-type]
+                    if isinstance(data, str):
+                        listener.ws_text(self, data)
                     else:
-                        listener.ws_binary(self, bytes(data))
-                else:
-                    if not self._collect(data, event.message_finished, listener):
-                        return
+                        listener.ws_binary(self, data)
+                elif not self._collect(data, event.message_finished, listener):
+                    return
             elif kind is Ping:
                 assert isinstance(event, Ping)
                 if self.stream is not None and self._ws.state is ConnectionState.OPEN:

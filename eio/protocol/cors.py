@@ -21,7 +21,7 @@ class CorsPolicy:
 
     def __init__(
         self,
-        origins: None | str | Sequence[str] | Callable[[str], bool],
+        origins: str | Sequence[str] | Callable[[str], bool] | None,
         credentials: bool = True,
     ) -> None:
         self._any = origins == "*"
@@ -32,7 +32,7 @@ class CorsPolicy:
         elif isinstance(origins, str) and not self._any:
             self._origins = frozenset({origins.rstrip("/")})
         elif origins is not None and not self._any:
-            self._origins = frozenset(o.rstrip("/") for o in origins)  # type: ignore[union-attr]
+            self._origins = frozenset(o.rstrip("/") for o in origins)
         self._credentials = credentials
 
     def allows(self, origin: str | None, host: str | None) -> bool:

@@ -207,9 +207,9 @@ class Session:
         self._clear_deadlines()
         return SessionClosed(reason) if was_open else None
 
-    def close(self, now: float, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> (
-        SessionClosed | None
-    ):
+    def close(
+        self, now: float, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE
+    ) -> SessionClosed | None:
         """Close from the server side: what is queued still goes out, then CLOSE.
 
         Over websocket that happens at once (the shell drains the queue, then closes the socket).

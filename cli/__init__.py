@@ -1,0 +1,1 @@
+"""The ``sio-chat`` command line."""
