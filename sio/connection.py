@@ -1,0 +1,131 @@
+"""One client's Engine.IO connection on the Socket.IO server: decoding and namespace routing."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from eio import DisconnectReason as EngineReason
+from eio import EngineSocket
+
+from .errors import PacketError
+from .protocol.decoder import PacketDecoder
+from .protocol.encoder import encode_messages
+from .protocol.packet import Packet, PacketType
+from .reasons import DisconnectReason
+
+if TYPE_CHECKING:
+    from eio.net.timers import TimerHandle
+
+    from .server import Server
+    from .socket import Socket
+
+__all__ = ["Connection"]
+
+log = logging.getLogger(__name__)
+
+
+class Connection:
+    """The Socket.IO side of one Engine.IO session (the reference server's ``Client``)."""
+
+    __slots__ = ("_connect_timer", "closed", "conn", "decoder", "server", "sockets")
+
+    def __init__(self, server: Server, conn: EngineSocket) -> None:
+        self.server = server
+        self.conn = conn
+        self.decoder = PacketDecoder(server.max_attachments)
+        #: namespace name -> socket
+        self.sockets: dict[str, Socket] = {}
+        self.closed = False
+        self._connect_timer: TimerHandle | None = server.reactor.call_later(
+            server.connect_timeout, self._connect_timeout
+        )
+
+    # -- from Engine.IO -------------------------------------------------------------------------
+
+    def on_text(self, text: str) -> None:
+        try:
+            packet = self.decoder.receive_text(text)
+        except PacketError as exc:
+            self._invalid(exc)
+            return
+        if packet is not None:
+            self._route(packet)
+
+    def on_binary(self, data: bytes) -> None:
+        try:
+            packet = self.decoder.receive_binary(data)
+        except PacketError as exc:
+            self._invalid(exc)
+            return
+        if packet is not None:
+            self._route(packet)
+
+    def on_close(self, reason: EngineReason | DisconnectReason) -> None:
+        """The connection ended; every socket leaves with the reason (only the first counts)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._cancel_connect_timer()
+        self.decoder.reset()
+        sio_reason = DisconnectReason(str(reason))
+        for socket in list(self.sockets.values()):
+            socket._on_close(sio_reason)
+        self.sockets.clear()
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def _route(self, packet: Packet) -> None:
+        socket = self.sockets.get(packet.namespace)
+        if socket is not None:
+            if packet.type is PacketType.CONNECT or packet.type is PacketType.CONNECT_ERROR:
+                self._invalid(PacketError("CONNECT to a namespace already connected"))
+            else:
+                socket._on_packet(packet)
+        elif packet.type is PacketType.CONNECT:
+            self.server._connect(self, packet.namespace, packet.data or {})
+        else:
+            # An event, ack or disconnect for a namespace this client never joined.
+            self._invalid(PacketError(f"{packet.type.name} for unconnected {packet.namespace}"))
+
+    def _invalid(self, error: PacketError) -> None:
+        log.debug("invalid packet from sid=%s: %s", self.conn.sid, error)
+        self.close(DisconnectReason.PARSE_ERROR)
+
+    # -- to the client --------------------------------------------------------------------------
+
+    def send_packet(self, packet: Packet) -> None:
+        conn = self.conn
+        for message in encode_messages(packet):
+            if isinstance(message, str):
+                conn.send(message)
+            else:
+                conn.send_binary(message)
+
+    def close(self, reason: DisconnectReason = DisconnectReason.FORCED_SERVER_CLOSE) -> None:
+        """Close the Engine.IO connection; every socket leaves with ``reason``."""
+        if self.closed:
+            return
+        self.on_close(reason)
+        self.conn.close()
+
+    # -- namespaces -----------------------------------------------------------------------------
+
+    def _add(self, socket: Socket) -> None:
+        self.sockets[socket.nsp.name] = socket
+        self._cancel_connect_timer()
+
+    def _remove(self, socket: Socket) -> None:
+        if self.sockets.get(socket.nsp.name) is socket:
+            del self.sockets[socket.nsp.name]
+
+    def _connect_timeout(self) -> None:
+        self._connect_timer = None
+        if not self.sockets and not self.closed:
+            log.debug("no namespace joined within connectTimeout, closing sid=%s", self.conn.sid)
+            self.close(DisconnectReason.FORCED_SERVER_CLOSE)
+
+    def _cancel_connect_timer(self) -> None:
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None

@@ -1,0 +1,184 @@
+"""Socket.IO v5 packets, encoded as the reference parser does::
+
+    <type>[<attachments>-][<namespace>,][<ack id>][JSON payload]
+
+followed, for BINARY_EVENT and BINARY_ACK, by one binary Engine.IO message per attachment.
+Decoding is strict: anything the reference parser refuses is a ``PacketError``, and so are ack ids
+and attachment counts beyond named limits and JSON nested deeper than ``MAX_DEPTH``.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+from ..errors import PacketError
+
+__all__ = [
+    "MAX_ACK_ID_DIGITS",
+    "MAX_ATTACHMENTS",
+    "MAX_DEPTH",
+    "RESERVED_EVENTS",
+    "Packet",
+    "PacketType",
+    "decode_text",
+    "dumps",
+    "encode_text",
+]
+
+#: Attachments one packet may announce (the reference parser's ``maxAttachments`` default).
+MAX_ATTACHMENTS = 10
+#: Digits of an ack id: 2**53 (JavaScript's exact integers) has 16, so 15 always fits.
+MAX_ACK_ID_DIGITS = 15
+#: Deepest nesting of arrays/objects accepted; far below the interpreter's recursion limit, so
+#: walking a payload (placeholders, re-encoding) can never raise RecursionError.
+MAX_DEPTH = 128
+
+#: Event names a peer may not send (the reference parser's list).
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+
+
+class PacketType(IntEnum):
+    CONNECT = 0
+    DISCONNECT = 1
+    EVENT = 2
+    ACK = 3
+    CONNECT_ERROR = 4
+    BINARY_EVENT = 5
+    BINARY_ACK = 6
+
+
+class Packet(NamedTuple):
+    """One Socket.IO packet. ``data`` None means "no payload"."""
+
+    type: PacketType
+    namespace: str = "/"
+    data: Any = None
+    id: int | None = None
+    attachments: int = 0
+
+
+_TYPES = {str(int(t)): t for t in PacketType}
+_BINARY_TYPES = (PacketType.BINARY_EVENT, PacketType.BINARY_ACK)
+_JSON_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_JSON_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":")).encode
+_JSON_DECODE = json.JSONDecoder().decode
+
+
+def dumps(data: Any) -> str:
+    """JSON as ``JSON.stringify`` writes it: compact, non-ASCII kept, lone surrogates escaped."""
+    text: str = _JSON_ENCODE(data)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (from a "\\ud800" escape): escape it back
+            text = _JSON_ENCODE_ASCII(data)
+    return text
+
+
+def encode_text(packet: Packet) -> str:
+    """The text part of a packet (attachments travel separately, see ``binary.py``)."""
+    parts = [str(int(packet.type))]
+    if packet.type in _BINARY_TYPES:
+        parts.append(f"{packet.attachments}-")
+    if packet.namespace != "/":
+        parts.append(packet.namespace + ",")
+    if packet.id is not None:
+        parts.append(str(packet.id))
+    if packet.data is not None:
+        parts.append(dumps(packet.data))
+    return "".join(parts)
+
+
+def decode_text(text: str, max_attachments: int = MAX_ATTACHMENTS) -> Packet:
+    """Decode the text part of a packet.
+
+    Raises:
+        PacketError: unknown type, bad attachment count, bad ack id, invalid JSON, or a payload
+            that is not allowed for the packet type.
+    """
+    packet_type = _TYPES.get(text[:1])
+    if packet_type is None:
+        raise PacketError(f"unknown packet type {text[:1]!r}")
+    size = len(text)
+    i = 1
+    attachments = 0
+    if packet_type in _BINARY_TYPES:
+        dash = text.find("-", 1)
+        count = text[1:dash] if dash > 0 else ""
+        if not count.isdigit() or not count.isascii() or len(count) > 4:
+            raise PacketError("illegal attachments")
+        attachments = int(count)
+        if attachments > max_attachments:
+            raise PacketError("too many attachments")
+        i = dash + 1
+    namespace = "/"
+    if i < size and text[i] == "/":
+        comma = text.find(",", i)
+        end = size if comma < 0 else comma
+        namespace = text[i:end]
+        i = end + 1 if comma >= 0 else end
+    ack_id: int | None = None
+    start = i
+    while i < size and "0" <= text[i] <= "9":
+        i += 1
+    if i > start:
+        if i - start > MAX_ACK_ID_DIGITS:
+            raise PacketError("ack id too long")
+        ack_id = int(text[start:i])
+    data: Any = None
+    if i < size:
+        data = _parse_json(text[i:])
+    _check_payload(packet_type, data)
+    return Packet(packet_type, namespace, data, ack_id, attachments)
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        data = _JSON_DECODE(text)
+    except (ValueError, RecursionError) as exc:
+        raise PacketError("invalid JSON payload") from exc
+    # Bracket count bounds the depth, so only payloads that could be too deep are walked.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(data, MAX_DEPTH):
+        raise PacketError("payload nested too deeply")
+    return data
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, list):
+            children: Any = value
+        elif isinstance(value, dict):
+            children = value.values()
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _check_payload(packet_type: PacketType, data: Any) -> None:
+    if packet_type is PacketType.CONNECT:
+        ok = data is None or isinstance(data, dict)
+    elif packet_type is PacketType.DISCONNECT:
+        ok = data is None
+    elif packet_type is PacketType.EVENT or packet_type is PacketType.BINARY_EVENT:
+        ok = isinstance(data, list) and len(data) > 0 and _valid_event_name(data[0])
+    elif packet_type is PacketType.ACK or packet_type is PacketType.BINARY_ACK:
+        ok = isinstance(data, list)
+    else:  # CONNECT_ERROR
+        ok = isinstance(data, (str, dict))
+    if not ok:
+        raise PacketError(f"invalid payload for {packet_type.name}")
+
+
+def _valid_event_name(name: Any) -> bool:
+    if isinstance(name, str):
+        return name not in RESERVED_EVENTS
+    return isinstance(name, (int, float)) and not isinstance(name, bool)

@@ -1,0 +1,28 @@
+"""Why a socket left its namespace, named as the reference server names it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["DisconnectReason"]
+
+
+class DisconnectReason(StrEnum):
+    #: The client sent DISCONNECT for this namespace.
+    CLIENT_NAMESPACE_DISCONNECT = "client namespace disconnect"
+    #: ``socket.disconnect()`` on the server.
+    SERVER_NAMESPACE_DISCONNECT = "server namespace disconnect"
+    #: The connection closed (the client left, or the network went away).
+    TRANSPORT_CLOSE = "transport close"
+    #: The connection failed (an HTTP or websocket error, a slow consumer).
+    TRANSPORT_ERROR = "transport error"
+    #: No pong within pingTimeout.
+    PING_TIMEOUT = "ping timeout"
+    #: The client sent an invalid Engine.IO or Socket.IO packet.
+    PARSE_ERROR = "parse error"
+    #: The server closed the Engine.IO connection.
+    FORCED_CLOSE = "forced close"
+    #: The server closed the connection itself (``disconnect(close=True)``, protocol misuse).
+    FORCED_SERVER_CLOSE = "forced server close"
+    #: The server is stopping.
+    SERVER_SHUTTING_DOWN = "server shutting down"

@@ -1,0 +1,253 @@
+"""The Socket.IO server: an Engine.IO handler that routes packets to namespaces.
+
+io = sio.Server(cors_allowed_origins="*")
+
+@io.on("connection")
+def on_connection(socket):
+    @socket.on("chat message")
+    def chat(user, message):
+        socket.broadcast.emit("chat message", f"{message} from {user}")
+
+io.listen("127.0.0.1", 3000)
+io.run()
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, overload
+
+from eio import DisconnectReason as EngineReason
+from eio import (
+    EngineIOConfig,
+    EngineIOServer,
+    EngineSocket,
+    HttpHandler,
+    Reactor,
+    TransportName,
+)
+from eio.config import AllowRequest, OriginPolicy
+from eio.net.stream import DEFAULT_MAX_BUFFER
+from eio.protocol.request import parse_query
+
+from .adapter import Adapter, InMemoryAdapter
+from .broadcast import BroadcastOperator
+from .connection import Connection
+from .namespace import ConnectionHandler, Middleware, Namespace, ParentNamespace
+from .protocol.packet import MAX_ATTACHMENTS, Packet, PacketType
+from .socket import Socket
+
+__all__ = ["Server"]
+
+log = logging.getLogger(__name__)
+
+AdapterFactory = Callable[[Namespace], Adapter]
+
+
+class Server:
+    """A Socket.IO v5 server. Every option's default is the reference server's.
+
+    Args:
+        reactor: the loop to run on (a new one if omitted).
+        path: URL path (``/socket.io/``).
+        ping_interval, ping_timeout: heartbeat, in seconds (25, 20).
+        upgrade_timeout: seconds a websocket upgrade may take (10).
+        max_http_buffer_size: largest message or HTTP body, in bytes (1e6).
+        transports: allowed transports (polling and websocket).
+        allow_upgrades: offer polling clients the websocket upgrade (yes).
+        http_compression: gzip/deflate large polling responses (yes).
+        per_message_deflate: websocket compression (no).
+        cors_allowed_origins: None (same origin only), ``"*"``, a list, or a predicate.
+        cors_credentials: allow credentials for allowed origins (yes).
+        allow_request: a hook that may refuse handshakes (see ``EngineIOConfig``).
+        connect_timeout: seconds a client has to join a namespace before it is closed (45).
+        max_attachments: binary attachments a packet may announce (10).
+        adapter: builds each namespace's adapter (in-memory).
+        http_handler: serves the application's plain HTTP routes (404 otherwise).
+        sid_tag: prefix of Engine.IO session ids (the cluster's worker id).
+        max_write_buffer: bytes a slow client may leave unread before it is dropped (4 MiB).
+    """
+
+    def __init__(
+        self,
+        *,
+        reactor: Reactor | None = None,
+        path: str = "/socket.io/",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Iterable[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        http_compression: bool = True,
+        per_message_deflate: bool = False,
+        cors_allowed_origins: OriginPolicy = None,
+        cors_credentials: bool = True,
+        allow_request: AllowRequest | None = None,
+        connect_timeout: float = 45.0,
+        max_attachments: int = MAX_ATTACHMENTS,
+        adapter: AdapterFactory = InMemoryAdapter,
+        http_handler: HttpHandler | None = None,
+        sid_tag: str = "",
+        max_write_buffer: int = DEFAULT_MAX_BUFFER,
+    ) -> None:
+        self.reactor = reactor or Reactor()
+        self.connect_timeout = connect_timeout
+        self.max_attachments = max_attachments
+        self.adapter_factory = adapter
+        config = EngineIOConfig(
+            path=path,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            upgrade_timeout=upgrade_timeout,
+            max_payload=max_http_buffer_size,
+            transports=tuple(TransportName(t) for t in transports),
+            allow_upgrades=allow_upgrades,
+            http_compression=http_compression,
+            per_message_deflate=per_message_deflate,
+            cors_allowed_origins=cors_allowed_origins,
+            cors_credentials=cors_credentials,
+            allow_request=allow_request,
+            max_write_buffer=max_write_buffer,
+            sid_tag=sid_tag,
+        )
+        self.eio = EngineIOServer(self.reactor, self, config, http_handler=http_handler)
+        self._nsps: dict[str, Namespace] = {}
+        self._parents: list[ParentNamespace] = []
+        #: The main namespace ``/``.
+        self.sockets = self.of("/")
+
+    # -- namespaces -----------------------------------------------------------------------------
+
+    def of(self, name: str | re.Pattern[str] | Callable[[str, dict[str, Any]], bool]) -> Namespace:
+        """The namespace ``name`` (created on first use); a regex or a predicate
+        ``(name, auth) -> bool`` gives a parent of dynamic namespaces."""
+        if isinstance(name, str):
+            if not name.startswith("/"):
+                name = "/" + name
+            nsp = self._nsps.get(name)
+            if nsp is None:
+                nsp = self._nsps[name] = Namespace(self, name)
+            return nsp
+        parent = ParentNamespace(self, name)
+        self._parents.append(parent)
+        return parent
+
+    @property
+    def namespaces(self) -> dict[str, Namespace]:
+        return dict(self._nsps)
+
+    @overload
+    def on(self, event: str) -> Callable[[ConnectionHandler], ConnectionHandler]: ...
+
+    @overload
+    def on(self, event: str, handler: ConnectionHandler) -> ConnectionHandler: ...
+
+    def on(
+        self, event: str, handler: ConnectionHandler | None = None
+    ) -> ConnectionHandler | Callable[[ConnectionHandler], ConnectionHandler]:
+        """``connection`` handlers of the main namespace (usable as a decorator)."""
+        if handler is None:
+            return self.sockets.on(event)
+        return self.sockets.on(event, handler)
+
+    def use(self, middleware: Middleware) -> Middleware:
+        """A connection middleware on the main namespace."""
+        return self.sockets.use(middleware)
+
+    # -- broadcasting on the main namespace -----------------------------------------------------
+
+    def emit(self, event: str, *args: Any) -> None:
+        self.sockets.emit(event, *args)
+
+    send = emit
+
+    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self.sockets.to(rooms)
+
+    in_ = to
+
+    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self.sockets.except_(rooms)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self.sockets.local
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self.sockets.volatile
+
+    def fetch_sockets(
+        self, callback: Callable[[list[Any], BaseException | None], None] | None = None
+    ) -> list[Socket] | None:
+        return self.sockets.fetch_sockets(callback)
+
+    def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        self.sockets.sockets_join(rooms)
+
+    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        self.sockets.sockets_leave(rooms)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        self.sockets.disconnect_sockets(close)
+
+    # -- running --------------------------------------------------------------------------------
+
+    def listen(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """Listen on ``host:port``; returns the bound address. ``run()`` serves."""
+        return self.eio.listen(host, port)
+
+    def run(self) -> None:
+        """Run the reactor until ``stop()`` (from any thread) or ``close()`` finishes."""
+        self.reactor.run()
+
+    def close(self) -> None:
+        """Stop accepting; every socket leaves with "server shutting down"."""
+        for nsp in list(self._nsps.values()):
+            nsp.adapter.close()
+        self.eio.close(EngineReason.SERVER_SHUTDOWN)
+
+    @property
+    def closed(self) -> bool:
+        return self.eio.closed
+
+    @staticmethod
+    def query_of(query_string: str) -> dict[str, str]:
+        return parse_query(query_string)
+
+    # -- the Engine.IO handler ------------------------------------------------------------------
+
+    def on_connect(self, socket: EngineSocket) -> None:
+        socket.data = Connection(self, socket)
+
+    def on_message(self, socket: EngineSocket, data: str) -> None:
+        connection = socket.data
+        assert isinstance(connection, Connection)
+        connection.on_text(data)
+
+    def on_binary(self, socket: EngineSocket, data: bytes) -> None:
+        connection = socket.data
+        assert isinstance(connection, Connection)
+        connection.on_binary(data)
+
+    def on_disconnect(self, socket: EngineSocket, reason: EngineReason) -> None:
+        connection = socket.data
+        if isinstance(connection, Connection):
+            connection.on_close(reason)
+
+    def _connect(self, client: Connection, name: str, auth: dict[str, Any]) -> None:
+        nsp = self._nsps.get(name)
+        if nsp is None:
+            for parent in self._parents:
+                if parent.matches(name, auth):
+                    nsp = parent.children.get(name) or parent.create_child(name)
+                    self._nsps[name] = nsp
+                    break
+        if nsp is None:
+            error = {"message": "Invalid namespace"}
+            client.send_packet(Packet(PacketType.CONNECT_ERROR, name, error))
+            return
+        nsp._add(client, auth)

@@ -1,0 +1,376 @@
+"""A socket: one client connected to one namespace, with the API Socket.IO users know."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from eio import EngineSocket
+
+from .broadcast import BroadcastOperator, rooms_of
+from .errors import AckTimeoutError
+from .protocol.packet import RESERVED_EVENTS, Packet, PacketType
+from .reasons import DisconnectReason
+
+if TYPE_CHECKING:
+    from eio.net.timers import TimerHandle
+
+    from .connection import Connection
+    from .namespace import Namespace
+
+__all__ = ["Handshake", "Socket"]
+
+log = logging.getLogger(__name__)
+
+#: Events a socket emits to its own listeners; a peer may not send them.
+LOCAL_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
+
+Ack = Callable[..., None]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What the client sent when it connected (``socket.handshake``)."""
+
+    headers: dict[str, str]
+    query: dict[str, str]
+    auth: dict[str, Any]
+    address: str | None
+    #: When the connection was made, as ``Date.toString()`` would write it.
+    time: str
+    #: The same instant in milliseconds since the epoch.
+    issued: int
+    url: str
+    xdomain: bool
+    secure: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _accepts_ack(handler: Callable[..., Any]) -> bool:
+    """Does ``handler`` take the acknowledgement callback (a parameter named ``ack``)?"""
+    try:
+        parameters = inspect.signature(handler).parameters
+    except (TypeError, ValueError):
+        return False
+    return "ack" in parameters
+
+
+class Socket:
+    """One namespace connection. Handlers run on the reactor thread and must not block."""
+
+    __slots__ = (
+        "_acks",
+        "_any_listeners",
+        "_handlers",
+        "_middlewares",
+        "client",
+        "conn",
+        "connected",
+        "data",
+        "handshake",
+        "id",
+        "nsp",
+    )
+
+    def __init__(self, nsp: Namespace, client: Connection, sid: str, handshake: Handshake) -> None:
+        self.id = sid
+        self.nsp = nsp
+        self.client = client
+        #: The Engine.IO session carrying this socket.
+        self.conn: EngineSocket = client.conn
+        self.handshake = handshake
+        #: Free for the application (``socket.data`` in Node).
+        self.data: dict[str, Any] = {}
+        self.connected = False
+        self._handlers: dict[str, list[tuple[Callable[..., Any], bool]]] = {}
+        self._any_listeners: list[Callable[..., Any]] = []
+        self._middlewares: list[Callable[[list[Any], Callable[..., None]], None]] = []
+        self._acks: dict[int, Callable[..., None]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} nsp={self.nsp.name} connected={self.connected}>"
+
+    # -- listeners ------------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Register a handler for ``event`` (usable as a decorator).
+
+        The handler gets the event's arguments. If the client asked for an acknowledgement, a
+        handler with a parameter named ``ack`` gets the ack function as ``ack=``; any other
+        handler's return value is the acknowledgement (a tuple for several arguments).
+        ``disconnect`` and ``disconnecting`` handlers get the reason.
+        """
+
+        def register(fn: F) -> F:
+            self._handlers.setdefault(event, []).append((fn, _accepts_ack(fn)))
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        """Remove one handler of ``event``, or all of them."""
+        if handler is None:
+            self._handlers.pop(event, None)
+            return
+        handlers = self._handlers.get(event, [])
+        handlers[:] = [entry for entry in handlers if entry[0] is not handler]
+
+    def on_any(self, listener: Callable[..., Any]) -> Callable[..., Any]:
+        """A listener for every incoming event: ``listener(event, *args)``."""
+        self._any_listeners.append(listener)
+        return listener
+
+    def use(
+        self, middleware: Callable[[list[Any], Callable[..., None]], None]
+    ) -> Callable[[list[Any], Callable[..., None]], None]:
+        """An incoming-event middleware ``middleware([event, *args], next)``.
+
+        Calling ``next()`` passes the event on; ``next(error)`` drops it and emits ``error``.
+        """
+        self._middlewares.append(middleware)
+        return middleware
+
+    # -- emitting -------------------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        callback: Callable[..., Any] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Send ``event`` to this client; ``bytes`` anywhere in ``args`` become attachments.
+
+        ``callback`` receives the client's acknowledgement arguments. With ``timeout`` (seconds)
+        it is called ``callback(None, *args)`` on time or ``callback(AckTimeoutError())`` after.
+        """
+        if event in RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        ack_id = None
+        if callback is not None:
+            ack_id = self.nsp.next_ack_id()
+            self._register_ack(ack_id, callback, timeout)
+        self.packet(Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id))
+
+    def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """``emit("message", *args)``."""
+        self.emit("message", *args, callback=callback)
+
+    def timeout(self, seconds: float) -> _TimedEmitter:
+        """``socket.timeout(5).emit("x", callback=cb)``: the callback gets an error first."""
+        return _TimedEmitter(self, seconds)
+
+    def packet(self, packet: Packet) -> None:
+        """Send one packet to this client (encoded for this client only)."""
+        if self.conn.connected:
+            self.client.send_packet(packet)
+
+    def _register_ack(
+        self, ack_id: int, callback: Callable[..., Any], timeout: float | None
+    ) -> None:
+        if timeout is None:
+            self._acks[ack_id] = callback
+            return
+        reactor = self.client.server.reactor
+
+        def expire() -> None:
+            if self._acks.pop(ack_id, None) is not None:
+                _call(callback, AckTimeoutError())
+
+        timer: TimerHandle = reactor.call_later(timeout, expire)
+
+        def acknowledged(*args: Any) -> None:
+            timer.cancel()
+            callback(None, *args)
+
+        self._acks[ack_id] = acknowledged
+
+    # -- rooms ----------------------------------------------------------------------------------
+
+    def join(self, rooms: str | Iterable[str]) -> None:
+        if self.connected:
+            self.nsp.adapter.add_all(self.id, rooms_of(rooms))
+
+    def leave(self, room: str) -> None:
+        self.nsp.adapter.remove(self.id, room)
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms this socket is in, its own (named by its id) included."""
+        return self.nsp.adapter.socket_rooms(self.id)
+
+    # -- broadcasting from this socket (never to itself) ----------------------------------------
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self.nsp.adapter, except_rooms=frozenset((self.id,)))
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Every other socket of the namespace."""
+        return self._operator()
+
+    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """The sockets in ``rooms``, this one excepted."""
+        return self._operator().to(rooms)
+
+    in_ = to
+
+    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self._operator().except_(rooms)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self._operator().local
+
+    @property
+    def volatile(self) -> _VolatileEmitter:
+        """``socket.volatile.emit(...)``: dropped if the client cannot take it right now."""
+        return _VolatileEmitter(self)
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> str:
+        return self.conn.transport
+
+    def disconnect(self, close: bool = False) -> None:
+        """Leave the namespace ("server namespace disconnect"); ``close``: end the connection."""
+        if not self.connected:
+            return
+        if close:
+            self.client.close(DisconnectReason.FORCED_SERVER_CLOSE)
+            return
+        self.packet(Packet(PacketType.DISCONNECT, self.nsp.name))
+        self._on_close(DisconnectReason.SERVER_NAMESPACE_DISCONNECT)
+
+    # -- from the connection --------------------------------------------------------------------
+
+    def _on_connect(self) -> None:
+        self.connected = True
+        self.nsp.adapter.add_all(self.id, (self.id,))
+        self.packet(Packet(PacketType.CONNECT, self.nsp.name, {"sid": self.id}))
+
+    def _on_packet(self, packet: Packet) -> None:
+        kind = packet.type
+        if kind is PacketType.EVENT:
+            self._on_event(packet.data, packet.id)
+        elif kind is PacketType.ACK:
+            callback = self._acks.pop(packet.id, None) if packet.id is not None else None
+            if callback is not None:
+                _call(callback, *packet.data)
+        elif kind is PacketType.DISCONNECT:
+            self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
+
+    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+        ack = self._make_ack(ack_id) if ack_id is not None else None
+        if self._middlewares:
+            self._run_middlewares(data, 0, ack)
+        else:
+            self._dispatch(data, ack)
+
+    def _run_middlewares(self, data: list[Any], index: int, ack: Ack | None) -> None:
+        if index == len(self._middlewares):
+            self._dispatch(data, ack)
+            return
+
+        def next_(error: BaseException | None = None) -> None:
+            if error is not None:
+                self._emit_local("error", error)
+            elif self.connected:
+                self._run_middlewares(data, index + 1, ack)
+
+        try:
+            self._middlewares[index](data, next_)
+        except Exception as exc:
+            log.exception("error in socket middleware (sid=%s)", self.id)
+            self._emit_local("error", exc)
+
+    def _dispatch(self, data: list[Any], ack: Ack | None) -> None:
+        event, args = data[0], data[1:]
+        for listener in self._any_listeners:
+            _call(listener, event, *args)
+        handlers = self._handlers.get(event)
+        if not handlers or event in LOCAL_EVENTS:
+            return
+        for handler, wants_ack in list(handlers):
+            try:
+                result = handler(*args, ack=ack or _no_ack) if wants_ack else handler(*args)
+            except Exception:
+                log.exception("error in handler for %r (sid=%s)", event, self.id)
+                continue
+            if ack is not None and not wants_ack:
+                if isinstance(result, tuple):
+                    ack(*result)
+                elif result is None:
+                    ack()
+                else:
+                    ack(result)
+
+    def _make_ack(self, ack_id: int) -> Ack:
+        sent = False
+
+        def ack(*args: Any) -> None:
+            nonlocal sent
+            if sent:
+                return
+            sent = True
+            self.packet(Packet(PacketType.ACK, self.nsp.name, list(args), ack_id))
+
+        return ack
+
+    def _emit_local(self, event: str, *args: Any) -> None:
+        for handler, _ in list(self._handlers.get(event, ())):
+            _call(handler, *args)
+
+    def _on_close(self, reason: str) -> None:
+        if not self.connected:
+            return
+        self._emit_local("disconnecting", reason)
+        self.nsp.adapter.remove_all(self.id)
+        self.nsp._remove(self)
+        self.client._remove(self)
+        self.connected = False
+        self._emit_local("disconnect", reason)
+
+
+def _no_ack(*args: Any) -> None:
+    """The ``ack`` given to handlers when the client asked for no acknowledgement."""
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("error in callback %r", fn)
+
+
+class _TimedEmitter:
+    __slots__ = ("_seconds", "_socket")
+
+    def __init__(self, socket: Socket, seconds: float) -> None:
+        self._socket = socket
+        self._seconds = seconds
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        self._socket.emit(event, *args, callback=callback, timeout=self._seconds)
+
+
+class _VolatileEmitter:
+    __slots__ = ("_socket",)
+
+    def __init__(self, socket: Socket) -> None:
+        self._socket = socket
+
+    def emit(self, event: str, *args: Any) -> None:
+        if self._socket.conn.writable:
+            self._socket.emit(event, *args)
