@@ -81,9 +81,13 @@ def check_session_request(request: EngineRequest, session_transport: TransportNa
 
     Raises:
         RequestError: code 1 for an unknown session, 3 for a plain request on a transport the
-            session does not use (for example a polling request after the upgrade to websocket).
+            session does not use (for example a polling request after the upgrade to websocket)
+            and for a plain (not upgrade) request that names the websocket transport: a websocket
+            session takes no HTTP requests.
     """
     if session_transport is None:
         raise RequestError(ErrorCode.UNKNOWN_SID)
-    if not request.is_upgrade and request.transport is not session_transport:
+    if request.is_upgrade:
+        return
+    if request.transport is not session_transport or request.transport is TransportName.WEBSOCKET:
         raise RequestError(ErrorCode.BAD_REQUEST)

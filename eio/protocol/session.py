@@ -19,8 +19,8 @@ Upgrade from polling to websocket (the websocket is the "candidate" until it sen
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import NamedTuple
 
 from ..errors import LocalProtocolError
 from .packet import Packet, PacketType
@@ -79,27 +79,36 @@ class UpgradeState(Enum):
     DONE = "done"
 
 
-class MessageReceived(NamedTuple):
+# Events are frozen dataclasses, not tuples, so that events of different kinds never compare equal
+# (two empty NamedTuples would: ``UpgradeCompleted() == UpgradeAborted()``).
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
     data: str | bytes
 
 
-class SessionClosed(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
     """The session stopped being open. Reported exactly once per session."""
 
     reason: DisconnectReason
 
 
-class ProbeAnswered(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ProbeAnswered:
     """Send ``reply`` on the candidate websocket."""
 
     reply: str
 
 
-class UpgradeCompleted(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class UpgradeCompleted:
     """The candidate websocket is now the session's transport; drain the queue onto it."""
 
 
-class UpgradeAborted(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class UpgradeAborted:
     """Close the candidate websocket; the session goes on over polling."""
 
 
@@ -297,13 +306,18 @@ class Session:
     def receive_on_candidate(
         self, packet: Packet
     ) -> ProbeAnswered | UpgradeCompleted | UpgradeAborted | None:
-        """A packet on the candidate websocket: ``2probe``, then ``5``; anything else aborts."""
+        """A packet on the candidate websocket: ``2probe``, then ``5``; anything else aborts.
+
+        Once the session is closed every packet aborts: the reference server stops listening to
+        the candidate when the session closes, so it answers no ``2probe`` either.
+        """
         if self.upgrade not in (UpgradeState.PROBING, UpgradeState.PROBED):
             return None
-        if packet.type is PacketType.PING and packet.data == "probe":
+        closed = self.ready_state is ReadyState.CLOSED
+        if packet.type is PacketType.PING and packet.data == "probe" and not closed:
             self.upgrade = UpgradeState.PROBED
             return ProbeAnswered(PROBE_REPLY)
-        if packet.type is PacketType.UPGRADE and self.ready_state is not ReadyState.CLOSED:
+        if packet.type is PacketType.UPGRADE and not closed:
             self.upgrade = UpgradeState.DONE
             self.transport = TransportName.WEBSOCKET
             self._upgrade_deadline = None
