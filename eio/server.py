@@ -728,8 +728,10 @@ class EngineIOServer:
                 if offer.strip().split(";")[0].strip() == "permessage-deflate":
                     deflate = PerMessageDeflate()
                     answer = deflate.accept(offer.strip())
-                    if answer:
-                        accepted = "permessage-deflate" if answer is True else str(answer)
+                    if answer is not None and answer is not False:
+                        # accept() gives the parameters only ("" or True: none); name them.
+                        params = "" if answer is True else str(answer)
+                        accepted = f"permessage-deflate; {params}" if params else deflate.name
                         extensions = [deflate]
                         break
         max_message = self.config.max_payload
