@@ -10,6 +10,7 @@ and attachment counts beyond named limits and JSON nested deeper than ``MAX_DEPT
 from __future__ import annotations
 
 import json
+import math
 from enum import IntEnum
 from typing import Any, NamedTuple
 
@@ -63,20 +64,50 @@ class Packet(NamedTuple):
 
 _TYPES = {str(int(t)): t for t in PacketType}
 _BINARY_TYPES = (PacketType.BINARY_EVENT, PacketType.BINARY_ACK)
-_JSON_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_JSON_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":")).encode
-_JSON_DECODE = json.JSONDecoder().decode
+_JSON_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_JSON_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN, Infinity and -Infinity are not JSON: JSON.parse (so the reference parser) refuses them.
+    raise ValueError(f"{name} is not JSON")
+
+
+_JSON_DECODE = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
 def dumps(data: Any) -> str:
-    """JSON as ``JSON.stringify`` writes it: compact, non-ASCII kept, lone surrogates escaped."""
-    text: str = _JSON_ENCODE(data)
+    """JSON as ``JSON.stringify`` writes it: compact, non-ASCII kept, lone surrogates escaped,
+    NaN and infinities written as ``null`` (never the non-JSON ``NaN``/``Infinity``)."""
+    try:
+        text: str = _JSON_ENCODE(data)
+    except ValueError:  # a non-finite float (1e999 decodes to inf); a cycle raises again below
+        data = _finite(data, set())
+        text = _JSON_ENCODE(data)
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (from a "\\ud800" escape): escape it back
             text = _JSON_ENCODE_ASCII(data)
     return text
+
+
+def _finite(value: Any, active: set[int]) -> Any:
+    """``value`` with NaN and infinities replaced by None (``active``: containers being walked)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if not isinstance(value, (list, tuple, dict)):
+        return value
+    key = id(value)
+    if key in active:
+        raise ValueError("Circular reference detected")
+    active.add(key)
+    if isinstance(value, dict):
+        result: Any = {name: _finite(item, active) for name, item in value.items()}
+    else:
+        result = [_finite(item, active) for item in value]
+    active.discard(key)
+    return result
 
 
 def encode_text(packet: Packet) -> str:
@@ -132,6 +163,8 @@ def decode_text(text: str, max_attachments: int = MAX_ATTACHMENTS) -> Packet:
     data: Any = None
     if i < size:
         data = _parse_json(text[i:])
+        if data is None:  # "null" is no valid payload for any type (the reference refuses it)
+            raise PacketError(f"invalid payload for {packet_type.name}")
     _check_payload(packet_type, data)
     return Packet(packet_type, namespace, data, ack_id, attachments)
 
