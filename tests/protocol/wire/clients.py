@@ -472,7 +472,7 @@ class WsClient:
             elif isinstance(event, CloseConnection):
                 with contextlib.suppress(Exception):
                     self._write(self._ws.send(event.response()))
-                self._pending.append(WsClosed(event.code, event.reason))
+                self._pending.append(WsClosed(event.code, event.reason or ""))
                 return
 
     def recv(self, timeout: float | None = None) -> str | bytes:

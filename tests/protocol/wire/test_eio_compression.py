@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Sequence
 
 import pytest
 from wsproto.extensions import PerMessageDeflate
@@ -123,7 +124,7 @@ def test_polling_compressed_joined_payload(relaxed: Server) -> None:
 DEFLATE = {"perMessageDeflate": True, **RELAXED}
 
 
-def negotiated_deflate(extensions: list[object]) -> bool:
+def negotiated_deflate(extensions: Sequence[object]) -> bool:
     return any(isinstance(ext, PerMessageDeflate) for ext in extensions)
 
 
@@ -142,7 +143,7 @@ def test_websocket_deflate_negotiated_when_enabled(server_factory: ServerFactory
 class PlainDeflateOffer(PerMessageDeflate):
     """Offers ``permessage-deflate`` with no parameters at all."""
 
-    def offer(self) -> bool:  # type: ignore[override]
+    def offer(self) -> bool:
         return True
 
 
