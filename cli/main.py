@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import click
 
+import sio
 from eio import EngineIOServer, Reactor
 
 from .apps import EngineIOEcho, engine_io_conformance_config, socket_io_conformance_server
+from .chat import install_chat, plain_http_handler
 from .log_setup import LEVELS, setup_logging
 from .runner import run_until_signalled
 
@@ -18,6 +21,104 @@ log = logging.getLogger("sio_chat")
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """A Socket.IO console chat, with its own Engine.IO/Socket.IO implementation."""
+
+
+LOG_LEVEL = click.option(
+    "--log-level",
+    type=click.Choice(LEVELS),
+    default="info",
+    show_default=True,
+    help="Logging threshold (debug shows every packet).",
+)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=3000, show_default=True, type=int, help="Port to listen on (0: any free)."
+)
+@click.option(
+    "--path", default="/socket.io/", show_default=True, help="URL path of the Socket.IO endpoint."
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="An origin browsers may connect from ('*' for any); repeatable. "
+    "Default: same origin only.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes (1: serve in this process).",
+)
+@LOG_LEVEL
+def server(
+    host: str, port: int, path: str, cors_origins: tuple[str, ...], workers: int, log_level: str
+) -> None:
+    """The chat server: every "chat message" (user, message) goes to every other client as
+    "<message> from <user>". GET / answers a line of plain text."""
+    setup_logging(log_level)
+    origins: str | list[str] | None = None
+    if "*" in cors_origins:
+        origins = "*"
+    elif cors_origins:
+        origins = list(cors_origins)
+    io = sio.Server(
+        path=path,
+        cors_allowed_origins=origins,
+        http_handler=plain_http_handler("sio-chat server"),
+    )
+    install_chat(io)
+    bound_host, bound_port = io.listen(host, port)
+    click.echo(f"listening on {bound_host}:{bound_port}")
+    run_until_signalled(io.reactor, io.close, lambda: io.closed)
+
+
+@main.command()
+@click.option("--user", required=True, help="Your name in the chat.")
+@click.option("--url", default="http://localhost:3000", show_default=True, help="The chat server.")
+@click.option(
+    "--transports",
+    default="polling,websocket",
+    show_default=True,
+    help="Transports to use, in order: polling,websocket (upgrade), websocket, or polling.",
+)
+@click.option(
+    "--reconnection-attempts",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Reconnection attempts before giving up (0: never give up).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LEVELS),
+    default="warning",
+    show_default=True,
+    help="Logging threshold for protocol details (on stderr).",
+)
+def client(
+    user: str, url: str, transports: str, reconnection_attempts: int, log_level: str
+) -> None:
+    """Chat from the terminal: each line you type is sent as a "chat message"; messages from
+    others are printed as they arrive. Commands: /who /join ROOM /leave /ping /quit /help.
+    Ctrl-D or Ctrl-C leaves. Works with a pipe as stdin too."""
+    from .chat_client import ChatClient, exit_now
+
+    setup_logging(log_level)
+    names = tuple(t.strip() for t in transports.split(",") if t.strip())
+    if not names or any(name not in ("polling", "websocket") for name in names):
+        raise click.BadParameter("use polling and/or websocket", param_hint="--transports")
+    chat = ChatClient(
+        url,
+        user,
+        transports=names,
+        reconnection_attempts=reconnection_attempts or math.inf,
+    )
+    exit_now(chat.run())
 
 
 @main.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from enum import IntEnum
+from typing import Any
 
 __all__ = [
     "EngineIOError",
@@ -66,7 +67,7 @@ class ParseError(RemoteProtocolError):
     server delivers them before it closes the session.
     """
 
-    def __init__(self, message: str, decoded: list[object] | None = None) -> None:
+    def __init__(self, message: str, decoded: list[Any] | None = None) -> None:
         super().__init__(message)
         self.decoded = decoded or []
 

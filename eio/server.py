@@ -391,7 +391,7 @@ class EngineSocket:
         try:
             packets = decode_payload(body)
         except ParseError as exc:
-            packets, error = exc.decoded, exc  # type: ignore[assignment]
+            packets, error = exc.decoded, exc
         now = self.server.reactor.time()
         for packet in packets:
             event = session.receive(packet, now)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from eio import EngineSocket
 
 from .broadcast import BroadcastOperator, rooms_of
 from .errors import AckTimeoutError
+from .events import Ack, EventHandlers, call_safely, make_ack
 from .protocol.packet import RESERVED_EVENTS, Packet, PacketType
 from .reasons import DisconnectReason
 
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 #: Events a socket emits to its own listeners; a peer may not send them.
 LOCAL_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
 
-Ack = Callable[..., None]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -50,22 +49,12 @@ class Handshake:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _accepts_ack(handler: Callable[..., Any]) -> bool:
-    """Does ``handler`` take the acknowledgement callback (a parameter named ``ack``)?"""
-    try:
-        parameters = inspect.signature(handler).parameters
-    except (TypeError, ValueError):
-        return False
-    return "ack" in parameters
-
-
 class Socket:
     """One namespace connection. Handlers run on the reactor thread and must not block."""
 
     __slots__ = (
         "_acks",
-        "_any_listeners",
-        "_handlers",
+        "_events",
         "_middlewares",
         "client",
         "conn",
@@ -86,8 +75,7 @@ class Socket:
         #: Free for the application (``socket.data`` in Node).
         self.data: dict[str, Any] = {}
         self.connected = False
-        self._handlers: dict[str, list[tuple[Callable[..., Any], bool]]] = {}
-        self._any_listeners: list[Callable[..., Any]] = []
+        self._events = EventHandlers()
         self._middlewares: list[Callable[[list[Any], Callable[..., None]], None]] = []
         self._acks: dict[int, Callable[..., None]] = {}
 
@@ -111,24 +99,17 @@ class Socket:
         ``disconnect`` and ``disconnecting`` handlers get the reason.
         """
 
-        def register(fn: F) -> F:
-            self._handlers.setdefault(event, []).append((fn, _accepts_ack(fn)))
-            return fn
-
-        return register if handler is None else register(handler)
+        if handler is None:
+            return self._events.on(event)
+        return self._events.on(event, handler)
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
         """Remove one handler of ``event``, or all of them."""
-        if handler is None:
-            self._handlers.pop(event, None)
-            return
-        handlers = self._handlers.get(event, [])
-        handlers[:] = [entry for entry in handlers if entry[0] is not handler]
+        self._events.off(event, handler)
 
-    def on_any(self, listener: Callable[..., Any]) -> Callable[..., Any]:
+    def on_any(self, listener: F) -> F:
         """A listener for every incoming event: ``listener(event, *args)``."""
-        self._any_listeners.append(listener)
-        return listener
+        return self._events.on_any(listener)
 
     def use(
         self, middleware: Callable[[list[Any], Callable[..., None]], None]
@@ -185,7 +166,7 @@ class Socket:
 
         def expire() -> None:
             if self._acks.pop(ack_id, None) is not None:
-                _call(callback, AckTimeoutError())
+                call_safely(callback, AckTimeoutError())
 
         timer: TimerHandle = reactor.call_later(timeout, expire)
 
@@ -267,7 +248,7 @@ class Socket:
         elif kind is PacketType.ACK:
             callback = self._acks.pop(packet.id, None) if packet.id is not None else None
             if callback is not None:
-                _call(callback, *packet.data)
+                call_safely(callback, *packet.data)
         elif kind is PacketType.DISCONNECT:
             self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
 
@@ -296,41 +277,17 @@ class Socket:
             self._emit_local("error", exc)
 
     def _dispatch(self, data: list[Any], ack: Ack | None) -> None:
-        event, args = data[0], data[1:]
-        for listener in self._any_listeners:
-            _call(listener, event, *args)
-        handlers = self._handlers.get(event)
-        if not handlers or event in LOCAL_EVENTS:
+        event = data[0]
+        if event in LOCAL_EVENTS:
             return
-        for handler, wants_ack in list(handlers):
-            try:
-                result = handler(*args, ack=ack or _no_ack) if wants_ack else handler(*args)
-            except Exception:
-                log.exception("error in handler for %r (sid=%s)", event, self.id)
-                continue
-            if ack is not None and not wants_ack:
-                if isinstance(result, tuple):
-                    ack(*result)
-                elif result is None:
-                    ack()
-                else:
-                    ack(result)
+        self._events.dispatch(event, data[1:], ack, self)
 
     def _make_ack(self, ack_id: int) -> Ack:
-        sent = False
-
-        def ack(*args: Any) -> None:
-            nonlocal sent
-            if sent:
-                return
-            sent = True
-            self.packet(Packet(PacketType.ACK, self.nsp.name, list(args), ack_id))
-
-        return ack
+        name = self.nsp.name
+        return make_ack(lambda args: self.packet(Packet(PacketType.ACK, name, args, ack_id)))
 
     def _emit_local(self, event: str, *args: Any) -> None:
-        for handler, _ in list(self._handlers.get(event, ())):
-            _call(handler, *args)
+        self._events.emit_local(event, *args)
 
     def _on_close(self, reason: str) -> None:
         if not self.connected:
@@ -341,17 +298,6 @@ class Socket:
         self.client._remove(self)
         self.connected = False
         self._emit_local("disconnect", reason)
-
-
-def _no_ack(*args: Any) -> None:
-    """The ``ack`` given to handlers when the client asked for no acknowledgement."""
-
-
-def _call(fn: Callable[..., Any], *args: Any) -> None:
-    try:
-        fn(*args)
-    except Exception:
-        log.exception("error in callback %r", fn)
 
 
 class _TimedEmitter:

@@ -1,0 +1,499 @@
+"""The Socket.IO v5 client, on the reactor: a ``Manager`` per server connection (reconnection
+with exponential backoff) and a ``ClientSocket`` per namespace, as in the official client.
+
+    reactor = Reactor()
+    socket = sio.connect("http://localhost:3000", reactor=reactor, auth={"token": "abc"})
+
+    @socket.on("chat message")
+    def on_message(text):
+        print(text)
+
+    socket.emit("chat message", "UserA", "hello")
+    reactor.run()
+
+Emits made while disconnected are buffered (at most ``max_buffered`` of them) and sent once the
+socket is connected again, unless they are volatile.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, overload
+
+from eio import Reactor
+from eio.client import ClientListener, EngineClient
+from eio.net.timers import TimerHandle
+
+from .errors import AckTimeoutError, PacketError, SocketIOError
+from .events import EventHandlers, call_safely, make_ack
+from .protocol.decoder import PacketDecoder
+from .protocol.encoder import encode_messages
+from .protocol.packet import RESERVED_EVENTS, Packet, PacketType
+
+__all__ = ["ClientSocket", "ConnectError", "Manager", "connect"]
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Emits kept while disconnected; beyond that the oldest are dropped (and logged).
+DEFAULT_MAX_BUFFERED = 1000
+
+
+class ConnectError(SocketIOError):
+    """``connect_error``: the server refused the namespace (message and data as it sent them),
+    or the connection could not be made."""
+
+    def __init__(self, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class Backoff:
+    """The official client's backoff: base * 2**attempt, randomised by ±factor, capped."""
+
+    def __init__(self, base: float, cap: float, jitter: float) -> None:
+        self.base, self.cap, self.jitter = base, cap, jitter
+        self.attempts = 0
+
+    def duration(self) -> float:
+        delay = self.base * (2**self.attempts)
+        self.attempts += 1
+        if self.jitter:
+            rand = random.random()
+            deviation = rand * self.jitter * delay
+            delay = delay - deviation if int(rand * 10) & 1 == 0 else delay + deviation
+        return float(max(0.0, min(delay, self.cap)))
+
+    def reset(self) -> None:
+        self.attempts = 0
+
+
+class Manager(ClientListener):
+    """One connection to a Socket.IO server, shared by the namespace sockets it creates.
+
+    Events (``manager.on(...)``): ``open``, ``close`` (reason), ``error`` (error),
+    ``reconnect_attempt`` (attempt), ``reconnect`` (attempt), ``reconnect_error`` (error),
+    ``reconnect_failed``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        reactor: Reactor | None = None,
+        path: str = "/socket.io/",
+        transports: Iterable[str] = ("polling", "websocket"),
+        upgrade: bool = True,
+        query: dict[str, str] | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        local_address: str | None = None,
+        reconnection: bool = True,
+        reconnection_attempts: float = math.inf,
+        reconnection_delay: float = 1.0,
+        reconnection_delay_max: float = 5.0,
+        randomization_factor: float = 0.5,
+        max_buffered: int = DEFAULT_MAX_BUFFERED,
+    ) -> None:
+        self.reactor = reactor or Reactor()
+        self.url = url
+        self.engine = EngineClient(
+            self.reactor,
+            url,
+            self,
+            path=path,
+            transports=transports,
+            upgrade=upgrade,
+            query=query,
+            headers=headers,
+            local_address=local_address,
+        )
+        self.reconnection = reconnection
+        self.reconnection_attempts = reconnection_attempts
+        self.max_buffered = max_buffered
+        self.backoff = Backoff(reconnection_delay, reconnection_delay_max, randomization_factor)
+        self.sockets: dict[str, ClientSocket] = {}
+        self._events = EventHandlers()
+        self._decoder = PacketDecoder()
+        self._reconnect_timer: TimerHandle | None = None
+        self._reconnecting = False
+        self._skip_reconnect = False
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def socket(self, namespace: str = "/", auth: dict[str, Any] | None = None) -> ClientSocket:
+        """The socket of ``namespace`` on this connection (created once)."""
+        if not namespace.startswith("/"):
+            namespace = "/" + namespace
+        socket = self.sockets.get(namespace)
+        if socket is None:
+            socket = self.sockets[namespace] = ClientSocket(self, namespace, auth)
+        return socket
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        if handler is None:
+            return self._events.on(event)
+        return self._events.on(event, handler)
+
+    @property
+    def connected(self) -> bool:
+        return self.engine.connected
+
+    @property
+    def transport(self) -> str | None:
+        return self.engine.transport
+
+    def open(self) -> None:
+        """Connect (again) now; a no-op while open or opening."""
+        self._skip_reconnect = False
+        self._cancel_reconnect()
+        self.engine.open()
+
+    def close(self) -> None:
+        """Disconnect for good: no reconnection until ``open()``."""
+        self._skip_reconnect = True
+        self._reconnecting = False
+        self._cancel_reconnect()
+        self.engine.close()
+
+    # -- called by sockets ----------------------------------------------------------------------
+
+    def _send_packet(self, packet: Packet) -> None:
+        for message in encode_messages(packet):
+            if isinstance(message, str):
+                self.engine.send(message)
+            else:
+                self.engine.send_binary(message)
+
+    def _socket_done(self, socket: ClientSocket) -> None:
+        """A socket disconnected for good; with none left active, close the connection."""
+        if not any(s.active for s in self.sockets.values()):
+            self.close()
+
+    # -- Engine.IO listener ---------------------------------------------------------------------
+
+    def on_open(self, client: EngineClient) -> None:
+        self._decoder.reset()
+        attempts = self.backoff.attempts
+        reconnected = self._reconnecting
+        self._reconnecting = False
+        self.backoff.reset()
+        self._events.emit_local("open")
+        if reconnected:
+            self._events.emit_local("reconnect", attempts)
+        for socket in list(self.sockets.values()):
+            if socket.active:
+                socket._send_connect()
+
+    def on_message(self, client: EngineClient, data: str) -> None:
+        try:
+            packet = self._decoder.receive_text(data)
+        except PacketError as exc:
+            self._parse_error(exc)
+            return
+        if packet is not None:
+            self._route(packet)
+
+    def on_binary(self, client: EngineClient, data: bytes) -> None:
+        try:
+            packet = self._decoder.receive_binary(data)
+        except PacketError as exc:
+            self._parse_error(exc)
+            return
+        if packet is not None:
+            self._route(packet)
+
+    def on_close(self, client: EngineClient, reason: str, error: BaseException | None) -> None:
+        self._decoder.reset()
+        was_reconnecting = self._reconnecting
+        if error is not None and not client.sid:
+            # Never opened: the attempt failed.
+            self._events.emit_local("error", error)
+            if was_reconnecting:
+                self._events.emit_local("reconnect_error", error)
+        for socket in list(self.sockets.values()):
+            socket._on_close(reason, error)
+        self._events.emit_local("close", reason)
+        if reason != "forced close" and not self._skip_reconnect and self.reconnection:
+            self._schedule_reconnect()
+
+    def _parse_error(self, exc: PacketError) -> None:
+        log.debug("invalid packet from the server: %s", exc)
+        self.engine.close()  # reports "forced close"; a parse error is worth a reconnect
+        self._schedule_reconnect()
+
+    def _route(self, packet: Packet) -> None:
+        socket = self.sockets.get(packet.namespace)
+        if socket is not None:
+            socket._on_packet(packet)
+
+    # -- reconnection ---------------------------------------------------------------------------
+
+    def _schedule_reconnect(self) -> None:
+        if self._reconnect_timer is not None or self._skip_reconnect:
+            return
+        if self.backoff.attempts >= self.reconnection_attempts:
+            self.backoff.reset()
+            self._reconnecting = False
+            self._events.emit_local("reconnect_failed")
+            for socket in list(self.sockets.values()):
+                socket._events.emit_local("reconnect_failed")
+            return
+        delay = self.backoff.duration()
+        self._reconnecting = True
+        self._reconnect_timer = self.reactor.call_later(delay, self._reconnect)
+
+    def _reconnect(self) -> None:
+        self._reconnect_timer = None
+        if self._skip_reconnect:
+            return
+        self._events.emit_local("reconnect_attempt", self.backoff.attempts)
+        self.engine.open()
+
+    def _cancel_reconnect(self) -> None:
+        if self._reconnect_timer is not None:
+            self._reconnect_timer.cancel()
+            self._reconnect_timer = None
+
+
+class ClientSocket:
+    """A namespace on a ``Manager``'s connection.
+
+    Local events: ``connect``, ``disconnect`` (reason), ``connect_error`` (ConnectError).
+    Reasons: "io server disconnect", "io client disconnect", "ping timeout", "transport close",
+    "transport error", "parse error".
+    """
+
+    def __init__(self, manager: Manager, namespace: str, auth: dict[str, Any] | None) -> None:
+        self.manager = manager
+        self.namespace = namespace
+        self.auth = auth
+        self.id: str | None = None
+        self.connected = False
+        #: Wants to be connected (``connect()`` called, not ``disconnect()``).
+        self.active = False
+        self._events = EventHandlers()
+        self._acks: dict[int, Callable[..., None]] = {}
+        self._next_ack = 0
+        self._send_buffer: deque[Packet] = deque()
+        self._receive_buffer: list[Packet] = []
+
+    def __repr__(self) -> str:
+        return f"<ClientSocket {self.namespace} id={self.id} connected={self.connected}>"
+
+    # -- listeners ------------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """A handler for a server event or a local one (see the class docstring)."""
+        if handler is None:
+            return self._events.on(event)
+        return self._events.on(event, handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        self._events.off(event, handler)
+
+    def on_any(self, listener: F) -> F:
+        return self._events.on_any(listener)
+
+    # -- connecting -----------------------------------------------------------------------------
+
+    def connect(self) -> ClientSocket:
+        """Connect this namespace (opening the manager's connection if needed)."""
+        if self.connected:
+            return self
+        self.active = True
+        if self.manager.connected:
+            self._send_connect()
+        else:
+            self.manager.open()
+        return self
+
+    def disconnect(self) -> None:
+        """Leave the namespace ("io client disconnect"); the connection closes with the last."""
+        if self.connected:
+            self.manager._send_packet(Packet(PacketType.DISCONNECT, self.namespace))
+        self.active = False
+        self._send_buffer.clear()
+        if self.connected:
+            self._closed("io client disconnect")
+        self.manager._socket_done(self)
+
+    def _send_connect(self) -> None:
+        self.manager._send_packet(Packet(PacketType.CONNECT, self.namespace, self.auth))
+
+    # -- emitting -------------------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        callback: Callable[..., Any] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Send an event (buffered while disconnected). ``callback`` gets the server's ack
+        arguments; with ``timeout`` it is ``callback(None, *args)`` or
+        ``callback(AckTimeoutError())``."""
+        if event in RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        ack_id = None
+        if callback is not None:
+            ack_id = self._next_ack
+            self._next_ack += 1
+            self._register_ack(ack_id, callback, timeout)
+        packet = Packet(PacketType.EVENT, self.namespace, [event, *args], ack_id)
+        if self.connected:
+            self.manager._send_packet(packet)
+            return
+        buffer = self._send_buffer
+        if len(buffer) >= self.manager.max_buffered:
+            dropped = buffer.popleft()
+            log.warning("offline buffer full: dropped %r", dropped.data[0])
+        buffer.append(packet)
+
+    def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        self.emit("message", *args, callback=callback)
+
+    @property
+    def volatile(self) -> _VolatileEmitter:
+        """``socket.volatile.emit(...)``: dropped unless connected right now."""
+        return _VolatileEmitter(self)
+
+    def timeout(self, seconds: float) -> _TimedEmitter:
+        return _TimedEmitter(self, seconds)
+
+    def _register_ack(
+        self, ack_id: int, callback: Callable[..., Any], timeout: float | None
+    ) -> None:
+        if timeout is None:
+            self._acks[ack_id] = callback
+            return
+
+        def expire() -> None:
+            if self._acks.pop(ack_id, None) is not None:
+                self._drop_buffered(ack_id)
+                call_safely(callback, AckTimeoutError())
+
+        timer = self.manager.reactor.call_later(timeout, expire)
+
+        def acknowledged(*args: Any) -> None:
+            timer.cancel()
+            callback(None, *args)
+
+        self._acks[ack_id] = acknowledged
+
+    def _drop_buffered(self, ack_id: int) -> None:
+        kept = [packet for packet in self._send_buffer if packet.id != ack_id]
+        self._send_buffer = deque(kept)
+
+    # -- from the manager -----------------------------------------------------------------------
+
+    def _on_packet(self, packet: Packet) -> None:
+        kind = packet.type
+        if kind is PacketType.CONNECT:
+            sid = packet.data.get("sid") if isinstance(packet.data, dict) else None
+            if not isinstance(sid, str):
+                log.debug("CONNECT reply without a sid on %s", self.namespace)
+                return
+            self.id = sid
+            self.connected = True
+            self._events.emit_local("connect")
+            for buffered in self._receive_buffer:
+                self._on_packet(buffered)
+            self._receive_buffer.clear()
+            pending, self._send_buffer = self._send_buffer, deque()
+            for buffered in pending:
+                self.manager._send_packet(buffered)
+        elif kind is PacketType.CONNECT_ERROR:
+            data = packet.data
+            if isinstance(data, dict):
+                error = ConnectError(str(data.get("message", "")), data.get("data"))
+            else:
+                error = ConnectError(str(data))
+            self.active = False
+            self._events.emit_local("connect_error", error)
+            self.manager._socket_done(self)
+        elif not self.connected:
+            if kind is PacketType.EVENT:
+                self._receive_buffer.append(packet)
+        elif kind is PacketType.EVENT:
+            args = packet.data
+            ack = None
+            if packet.id is not None:
+                ack_id, namespace = packet.id, self.namespace
+                ack = make_ack(
+                    lambda data: self.manager._send_packet(
+                        Packet(PacketType.ACK, namespace, data, ack_id)
+                    )
+                )
+            self._events.dispatch(args[0], args[1:], ack, self)
+        elif kind is PacketType.ACK:
+            callback = self._acks.pop(packet.id, None) if packet.id is not None else None
+            if callback is not None:
+                call_safely(callback, *packet.data)
+        elif kind is PacketType.DISCONNECT:
+            self.active = False
+            self._closed("io server disconnect")
+            self.manager._socket_done(self)
+
+    def _on_close(self, reason: str, error: BaseException | None) -> None:
+        if self.connected:
+            self._closed(reason)
+        elif self.active and error is not None and not self.manager.engine.sid:
+            self._events.emit_local("connect_error", ConnectError(str(error)))
+
+    def _closed(self, reason: str) -> None:
+        self.connected = False
+        self.id = None
+        self._events.emit_local("disconnect", reason)
+
+
+class _VolatileEmitter:
+    __slots__ = ("_socket",)
+
+    def __init__(self, socket: ClientSocket) -> None:
+        self._socket = socket
+
+    def emit(self, event: str, *args: Any) -> None:
+        if self._socket.connected:
+            self._socket.emit(event, *args)
+
+
+class _TimedEmitter:
+    __slots__ = ("_seconds", "_socket")
+
+    def __init__(self, socket: ClientSocket, seconds: float) -> None:
+        self._socket = socket
+        self._seconds = seconds
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        self._socket.emit(event, *args, callback=callback, timeout=self._seconds)
+
+
+def connect(
+    url: str,
+    *,
+    namespace: str = "/",
+    auth: dict[str, Any] | None = None,
+    reactor: Reactor | None = None,
+    **manager_options: Any,
+) -> ClientSocket:
+    """Like ``io(url)``: a new manager and its ``namespace`` socket, connecting."""
+    manager = Manager(url, reactor=reactor, **manager_options)
+    return manager.socket(namespace, auth).connect()

@@ -1,0 +1,115 @@
+"""Event listeners shared by server and client sockets: registration, dispatch, acks.
+
+A handler gets the event's arguments. When the peer asked for an acknowledgement, a handler with
+a parameter named ``ack`` receives the ack function as ``ack=`` and calls it when it likes; any
+other handler's return value is the acknowledgement (a tuple for several arguments, nothing for
+None). Exceptions in handlers are logged and cost only that event.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+__all__ = ["Ack", "EventHandlers", "call_safely"]
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[..., None]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _accepts_ack(handler: Callable[..., Any]) -> bool:
+    try:
+        return "ack" in inspect.signature(handler).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def call_safely(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("error in callback %r", fn)
+
+
+def _no_ack(*args: Any) -> None:
+    """The ``ack`` given to handlers when the peer asked for no acknowledgement."""
+
+
+class EventHandlers:
+    """Listeners by event name, plus catch-all listeners."""
+
+    __slots__ = ("_any", "_handlers")
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[tuple[Callable[..., Any], bool]]] = {}
+        self._any: list[Callable[..., Any]] = []
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        def register(fn: F) -> F:
+            self._handlers.setdefault(event, []).append((fn, _accepts_ack(fn)))
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        if handler is None:
+            self._handlers.pop(event, None)
+            return
+        handlers = self._handlers.get(event, [])
+        handlers[:] = [entry for entry in handlers if entry[0] is not handler]
+
+    def on_any(self, listener: F) -> F:
+        self._any.append(listener)
+        return listener
+
+    def has(self, event: str) -> bool:
+        return bool(self._handlers.get(event))
+
+    def emit_local(self, event: str, *args: Any) -> None:
+        """Call the handlers of a local event (connect, disconnect, errors...)."""
+        for handler, _ in list(self._handlers.get(event, ())):
+            call_safely(handler, *args)
+
+    def dispatch(self, event: Any, args: list[Any], ack: Ack | None, owner: object) -> None:
+        """Deliver an event from the peer."""
+        for listener in self._any:
+            call_safely(listener, event, *args)
+        handlers = self._handlers.get(event)
+        if not handlers:
+            return
+        for handler, wants_ack in list(handlers):
+            try:
+                result = handler(*args, ack=ack or _no_ack) if wants_ack else handler(*args)
+            except Exception:
+                log.exception("error in handler for %r (%r)", event, owner)
+                continue
+            if ack is not None and not wants_ack:
+                if isinstance(result, tuple):
+                    ack(*result)
+                elif result is None:
+                    ack()
+                else:
+                    ack(result)
+
+
+def make_ack(send: Callable[[list[Any]], None]) -> Ack:
+    """An acknowledgement function that sends at most once."""
+    sent = False
+
+    def ack(*args: Any) -> None:
+        nonlocal sent
+        if not sent:
+            sent = True
+            send(list(args))
+
+    return ack
