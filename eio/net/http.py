@@ -71,6 +71,14 @@ def _reason(status: int) -> bytes:
         return b""
 
 
+def _head_size(event: h11.Request) -> int:
+    """The size of a request head, near enough (request line and header lines)."""
+    size = len(event.method) + len(event.target) + 12
+    for name, value in event.headers:
+        size += len(name) + len(value) + 4
+    return size
+
+
 class RequestHandler(Protocol):
     def handle_request(self, conn: HttpConnection, request: HttpRequest) -> None:
         """Answer ``request`` on ``conn`` now or later (see the module docstring)."""
@@ -150,6 +158,12 @@ class HttpConnection:
             kind = type(event)
             if kind is h11.Request:
                 assert isinstance(event, h11.Request)
+                if _head_size(event) > MAX_HEAD_SIZE:
+                    # h11 bounds only a head still incomplete; one read may bring a whole one.
+                    self.respond(
+                        431, [("content-type", "text/plain")], b"Headers Too Large", close=True
+                    )
+                    return
                 request = self._make_request(event)
                 self._request = request
                 if request.is_websocket_upgrade:
