@@ -241,6 +241,21 @@ class HttpClient:
         self.send_request(method, target, headers, body, chunked=chunked)
         return self.get_response(timeout)
 
+    def pipeline(self, raw: bytes, count: int, timeout: float | None = None) -> list[HttpResponse]:
+        """Write ``count`` hand-made requests in one go (``raw``), then read ``count`` responses.
+
+        h11 will not pipeline, so each request is only recorded in its state machine (its bytes
+        are not sent again) to let it parse the responses in turn.
+        """
+        assert self._h11.our_state is h11.IDLE, "pipeline() needs an idle connection"
+        self._write(raw)
+        responses = []
+        for _ in range(count):
+            self._h11.send(h11.Request(method="GET", target="/", headers=[("Host", "-")]))
+            self._h11.send(h11.EndOfMessage())
+            responses.append(self.get_response(timeout))
+        return responses
+
     def expect_no_response(self, timeout: float) -> None:
         """Assert that nothing arrives for ``timeout`` seconds (a request is held open)."""
         readable, _, _ = select.select([self.sock], [], [], timeout)
