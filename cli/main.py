@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
+from collections.abc import Callable
 
 import click
 
 import sio
+from cluster import ClusterConfig, Supervisor
 from eio import EngineIOServer, Reactor
 
 from .apps import EngineIOEcho, engine_io_conformance_config, socket_io_conformance_server
 from .chat import install_chat, plain_http_handler
-from .log_setup import LEVELS, setup_logging
+from .log_setup import LEVELS, set_log_prefix, setup_logging
 from .runner import run_until_signalled
 
 log = logging.getLogger("sio_chat")
@@ -49,32 +53,82 @@ LOG_LEVEL = click.option(
 )
 @click.option(
     "--workers",
-    default=1,
-    show_default=True,
+    default=None,
     type=click.IntRange(min=1),
-    help="Worker processes (1: serve in this process).",
+    help="Worker processes sharing the port, with sticky dispatch by client IP "
+    "(default: one per CPU; 1 serves in this process).",
+)
+@click.option(
+    "--trusted-proxy",
+    is_flag=True,
+    help="Behind a reverse proxy: dispatch by the X-Forwarded-For/Forwarded client address "
+    "of the first request (the proxy must not share upstream connections between clients).",
+)
+@click.option(
+    "--dispatch",
+    type=click.Choice(["ip", "round-robin"]),
+    default="ip",
+    show_default=True,
+    hidden=True,
+    help="round-robin ignores stickiness: only to show why it is needed.",
 )
 @LOG_LEVEL
 def server(
-    host: str, port: int, path: str, cors_origins: tuple[str, ...], workers: int, log_level: str
+    host: str,
+    port: int,
+    path: str,
+    cors_origins: tuple[str, ...],
+    workers: int | None,
+    trusted_proxy: bool,
+    dispatch: str,
+    log_level: str,
 ) -> None:
     """The chat server: every "chat message" (user, message) goes to every other client as
-    "<message> from <user>". GET / answers a line of plain text."""
+    "<message> from <user>". GET / answers a line of plain text (the worker's id in a cluster)."""
     setup_logging(log_level)
     origins: str | list[str] | None = None
     if "*" in cors_origins:
         origins = "*"
     elif cors_origins:
         origins = list(cors_origins)
-    io = sio.Server(
-        path=path,
-        cors_allowed_origins=origins,
-        http_handler=plain_http_handler("sio-chat server"),
+    count = workers or os.cpu_count() or 1
+    if count == 1:
+        io = sio.Server(
+            path=path,
+            cors_allowed_origins=origins,
+            http_handler=plain_http_handler("sio-chat server"),
+        )
+        install_chat(io)
+        bound_host, bound_port = io.listen(host, port)
+        click.echo(f"listening on {bound_host}:{bound_port}")
+        run_until_signalled(io.reactor, io.close, lambda: io.closed)
+        return
+
+    def make_app(
+        reactor: Reactor, adapter: Callable[[sio.Namespace], sio.Adapter], worker_id: int
+    ) -> sio.Server:
+        set_log_prefix(f"worker {worker_id}")
+        io = sio.Server(
+            reactor=reactor,
+            path=path,
+            cors_allowed_origins=origins,
+            adapter=adapter,
+            http_handler=plain_http_handler(f"worker: {worker_id}"),
+        )
+        install_chat(io)
+        return io
+
+    config = ClusterConfig(
+        host=host, port=port, workers=count, dispatch=dispatch, trusted_proxy=trusted_proxy
     )
-    install_chat(io)
-    bound_host, bound_port = io.listen(host, port)
-    click.echo(f"listening on {bound_host}:{bound_port}")
-    run_until_signalled(io.reactor, io.close, lambda: io.closed)
+    supervisor = Supervisor(
+        config,
+        make_app,
+        on_listening=lambda address: click.echo(
+            f"listening on {address[0]}:{address[1]} ({count} workers)"
+        ),
+    )
+    sys.exit(supervisor.run())
 
 
 @main.command()

@@ -93,6 +93,15 @@ class Adapter:
         for socket in self.local_sockets(opts):
             socket.disconnect(close)
 
+    def server_side_emit(
+        self,
+        args: list[Any],
+        callback: Callable[[BaseException | None, list[Any]], None] | None,
+    ) -> None:
+        """Send an event to the other servers' handlers (there are none in one process)."""
+        if callback is not None:
+            callback(None, [])
+
     def close(self) -> None:
         """The namespace's server is shutting down."""
 
@@ -142,7 +151,9 @@ class InMemoryAdapter(Adapter):
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
         self.deliver(packet, opts, None)
 
-    def deliver(self, packet: Packet, opts: BroadcastOptions, outbound: Outbound | None) -> int:
+    def deliver(
+        self, packet: Packet | None, opts: BroadcastOptions, outbound: Outbound | None
+    ) -> int:
         """Send to this process's recipients; returns how many got it.
 
         ``outbound`` may carry the packet already encoded (by another process); else it is
@@ -155,6 +166,7 @@ class InMemoryAdapter(Adapter):
             if volatile and not conn.writable:
                 continue
             if outbound is None:
+                assert packet is not None
                 outbound = outbound_for(packet)
             conn.send_outbound(outbound)
             count += 1

@@ -15,6 +15,7 @@ from eio.protocol.sid import generate_sid
 from .adapter import Adapter, BroadcastFlags
 from .broadcast import BroadcastOperator
 from .errors import ConnectRefusedError
+from .events import EventHandlers
 from .protocol.packet import Packet, PacketType
 from .socket import Handshake, Socket
 
@@ -55,6 +56,10 @@ class Namespace:
             parent._connection_handlers if parent is not None else []
         )
         self._ack_ids = 0
+        #: Handlers of events other servers send with ``server_side_emit``.
+        self.server_side_handlers: EventHandlers = (
+            parent.server_side_handlers if parent is not None else EventHandlers()
+        )
         self.adapter: Adapter = server.adapter_factory(self)
 
     def __repr__(self) -> str:
@@ -71,9 +76,13 @@ class Namespace:
     def on(
         self, event: str, handler: ConnectionHandler | None = None
     ) -> ConnectionHandler | Callable[[ConnectionHandler], ConnectionHandler]:
-        """``connection`` (alias ``connect``) handlers get each new socket (usable as decorator)."""
+        """``connection`` (alias ``connect``) handlers get each new socket; any other event is
+        a server-side event sent by another server with ``server_side_emit`` (usable as a
+        decorator)."""
         if event not in CONNECTION_EVENTS:
-            raise ValueError(f"namespaces only emit 'connection', not {event!r}")
+            if handler is None:
+                return self.server_side_handlers.on(event)
+            return self.server_side_handlers.on(event, handler)
 
         def register(fn: ConnectionHandler) -> ConnectionHandler:
             self._connection_handlers.append(fn)
@@ -127,6 +136,18 @@ class Namespace:
 
     def disconnect_sockets(self, close: bool = False) -> None:
         self._operator().disconnect_sockets(close)
+
+    def server_side_emit(
+        self,
+        event: str,
+        *args: Any,
+        callback: Callable[[BaseException | None, list[Any]], None] | None = None,
+    ) -> None:
+        """Send ``event`` to the handlers of the other servers of the cluster (not to clients).
+
+        ``callback(error, responses)`` gets one response per server that acknowledged.
+        """
+        self.adapter.server_side_emit([event, *args], callback)
 
     def next_ack_id(self) -> int:
         ack_id = self._ack_ids

@@ -194,6 +194,15 @@ class Server:
     def disconnect_sockets(self, close: bool = False) -> None:
         self.sockets.disconnect_sockets(close)
 
+    def server_side_emit(
+        self,
+        event: str,
+        *args: Any,
+        callback: Callable[[BaseException | None, list[Any]], None] | None = None,
+    ) -> None:
+        """An event for the other servers' ``io.on(event)`` handlers (see the cluster)."""
+        self.sockets.server_side_emit(event, *args, callback=callback)
+
     # -- running --------------------------------------------------------------------------------
 
     def listen(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:

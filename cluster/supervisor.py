@@ -1,0 +1,345 @@
+"""The master: owns the listening socket, forks the workers, hands each connection to the worker
+of its client's slot, relays the bus between workers, restarts the dead, and stops them all.
+
+    client ──TCP──> master ──SCM_RIGHTS (slot = crc32(client IP) % N)──> worker k
+                    master <──bus frames──> worker 1..N (relayed, never decoded)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import signal
+import socket
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eio import Reactor
+from eio.net.listener import Listener, open_listening_socket
+from eio.net.stream import Stream
+from eio.net.timers import TimerHandle
+
+from .bus import BUS_MAX_BUFFER
+from .fdpass import FdSender
+from .frames import ALL, MASTER, Frame, FrameDecoder, FrameError, Kind, encode_frame, encode_json
+from .sticky import MAX_PEEK, forwarded_client, head_complete, slot_for
+from .worker import AppFactory, run_worker
+
+__all__ = ["ClusterConfig", "Supervisor"]
+
+log = logging.getLogger(__name__)
+
+#: A worker that dies sooner than this after it started counts as a crash loop.
+CRASH_LOOP_WINDOW = 2.0
+#: Longest wait before restarting a worker that keeps crashing.
+MAX_RESTART_DELAY = 5.0
+#: Seconds a trusted-proxy connection may take to send its request head.
+PEEK_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    host: str = "0.0.0.0"
+    port: int = 3000
+    #: Worker processes.
+    workers: int = 2
+    #: "ip": sticky by client address (the default). "round-robin": every TCP connection to the
+    #: next worker, ignoring stickiness (only to show why stickiness is needed).
+    dispatch: str = "ip"
+    #: Take the client address from X-Forwarded-For / Forwarded (behind a reverse proxy).
+    trusted_proxy: bool = False
+    #: Seconds workers get to close their clients at shutdown before they are killed.
+    shutdown_timeout: float = 5.0
+
+
+class _Slot:
+    def __init__(self, reactor: Reactor, index: int) -> None:
+        self.index = index
+        self.id = index + 1
+        self.pid: int | None = None
+        self.sender = FdSender(reactor)
+        self.link: Stream | None = None
+        self.started_at = 0.0
+        self.failures = 0
+        self.restart_timer: TimerHandle | None = None
+
+
+class _HubLink:
+    """The master's end of one worker's bus: frames in, relayed to their targets."""
+
+    def __init__(self, supervisor: Supervisor, slot: _Slot) -> None:
+        self.supervisor = supervisor
+        self.slot = slot
+        self.decoder = FrameDecoder()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self.decoder.feed(data)
+        except FrameError as exc:
+            log.error("broken bus from worker %d: %s", self.slot.id, exc)
+            if self.slot.link is not None:
+                self.slot.link.abort(exc)
+            return
+        for frame, raw in frames:
+            self.supervisor._relay(self.slot, frame, raw)
+
+    def eof_received(self) -> None:
+        pass
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        pass  # the worker's death is learned from SIGCHLD
+
+
+class _Peeker:
+    """Trusted-proxy mode: peek (without consuming) at the request head for the client address."""
+
+    def __init__(self, supervisor: Supervisor, conn: socket.socket, peer: tuple[str, int] | None):
+        self.supervisor = supervisor
+        self.conn = conn
+        self.peer = peer
+        self.timer = supervisor.reactor.call_later(PEEK_TIMEOUT, self.give_up)
+        conn.setblocking(False)
+        supervisor.reactor.register(conn, self)
+        supervisor._peekers.add(self)
+
+    def on_readable(self) -> None:
+        try:
+            head = self.conn.recv(MAX_PEEK, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.give_up()
+            return
+        if not head:
+            self.give_up()
+            return
+        if not head_complete(head):
+            return
+        self.done()
+        client = forwarded_client(head)
+        peer = (client, self.peer[1] if self.peer else 0) if client else self.peer
+        self.supervisor._route(self.conn, peer)
+
+    def on_writable(self) -> None:  # pragma: no cover - registered for reading only
+        pass
+
+    def done(self) -> None:
+        self.timer.cancel()
+        self.supervisor.reactor.unregister(self.conn)
+        self.supervisor._peekers.discard(self)
+
+    def give_up(self) -> None:
+        self.done()
+        self.conn.close()
+
+
+class Supervisor:
+    """Run ``config.workers`` workers of the app built by ``app_factory`` (see worker.py)."""
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        app_factory: AppFactory,
+        *,
+        on_listening: Callable[[tuple[str, int]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.app_factory = app_factory
+        self.on_listening = on_listening
+        self.reactor = Reactor()
+        self.slots = [_Slot(self.reactor, index) for index in range(config.workers)]
+        self._round_robin = itertools.cycle(range(config.workers))
+        self._listener: Listener | None = None
+        self._peekers: set[_Peeker] = set()
+        self._stopping = False
+        self._kill_timer: TimerHandle | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until SIGINT/SIGTERM; returns the exit code (0 after a clean stop)."""
+        sock = open_listening_socket(self.config.host, self.config.port)
+        reactor = self.reactor
+        reactor.add_signal_handler(signal.SIGCHLD, self._reap)
+        reactor.add_signal_handler(signal.SIGINT, self.stop)
+        reactor.add_signal_handler(signal.SIGTERM, self.stop)
+        self._listener = Listener(reactor, sock, self._on_accept)
+        for slot in self.slots:
+            self._spawn(slot)
+        address = self._listener.address
+        log.info(
+            "master %d listening on %s:%d with %d workers", os.getpid(), *address, len(self.slots)
+        )
+        if self.on_listening is not None:
+            self.on_listening(address)
+        try:
+            reactor.run()
+        finally:
+            self._kill_all(signal.SIGKILL)
+            self._reap()
+            reactor.close()
+        return 0
+
+    def stop(self) -> None:
+        """Stop accepting, ask the workers to close their clients, wait (bounded), exit."""
+        if self._stopping:
+            log.info("second stop request: killing the workers")
+            self._kill_all(signal.SIGKILL)
+            return
+        self._stopping = True
+        log.info("stopping: closing the listener and the workers")
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        for peeker in list(self._peekers):
+            peeker.give_up()
+        for slot in self.slots:
+            if slot.restart_timer is not None:
+                slot.restart_timer.cancel()
+                slot.restart_timer = None
+            slot.sender.drop_queued()  # the channels stay: a worker reads EOF as "master died"
+        self._kill_all(signal.SIGTERM)
+        self._kill_timer = self.reactor.call_later(
+            self.config.shutdown_timeout, self._kill_all, signal.SIGKILL
+        )
+        self._maybe_done()
+
+    def _kill_all(self, signum: int) -> None:
+        for slot in self.slots:
+            if slot.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(slot.pid, signum)
+
+    def _maybe_done(self) -> None:
+        if self._stopping and all(slot.pid is None for slot in self.slots):
+            if self._kill_timer is not None:
+                self._kill_timer.cancel()
+            self.reactor.stop()
+
+    # -- workers --------------------------------------------------------------------------------
+
+    def _spawn(self, slot: _Slot) -> None:
+        slot.restart_timer = None
+        if self._stopping:
+            return
+        fd_parent, fd_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        bus_parent, bus_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        live = [other.id for other in self.slots if other.pid is not None] + [slot.id]
+        master_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                fd_parent.close()
+                bus_parent.close()
+                self._forget_in_child()
+                code = run_worker(slot.id, fd_child, bus_child, self.app_factory, master_pid)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        fd_child.close()
+        bus_child.close()
+        slot.pid = pid
+        slot.started_at = time.monotonic()
+        link = Stream(self.reactor, bus_parent, _HubLink(self, slot), max_buffer=BUS_MAX_BUFFER)
+        slot.link = link
+        link.start()
+        link.write(encode_frame(Kind.HELLO, MASTER, slot.id, encode_json({"workers": live})))
+        self._tell_others(slot, Kind.WORKER_UP)
+        slot.sender.attach(fd_parent)
+        log.info("worker %d started (pid %d)", slot.id, pid)
+
+    def _forget_in_child(self) -> None:
+        """In a new worker: let go of everything of the master's but the worker's own pair."""
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        if self._listener is not None:
+            self._listener.sock.close()
+        for peeker in self._peekers:
+            peeker.conn.close()
+        for other in self.slots:
+            if other.sender.channel is not None:
+                other.sender.channel.close()
+            for conn, _payload in other.sender._queue:
+                conn.close()
+            if other.link is not None:
+                other.link.sock.close()
+        self.reactor.close()
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            slot = next((s for s in self.slots if s.pid == pid), None)
+            if slot is not None:
+                self._worker_died(slot, status)
+        self._maybe_done()
+
+    def _worker_died(self, slot: _Slot, status: int) -> None:
+        slot.pid = None
+        if slot.link is not None:
+            slot.link.abort()
+            slot.link = None
+        slot.sender.detach()
+        self._tell_others(slot, Kind.WORKER_DOWN)
+        if os.WIFSIGNALED(status):
+            how = f"killed by signal {os.WTERMSIG(status)}"
+        else:
+            how = f"exited with code {os.WEXITSTATUS(status)}"
+        if self._stopping:
+            log.info("worker %d %s", slot.id, how)
+            return
+        lived = time.monotonic() - slot.started_at
+        slot.failures = slot.failures + 1 if lived < CRASH_LOOP_WINDOW else 0
+        delay = min(0.1 * 2 ** (slot.failures - 1), MAX_RESTART_DELAY) if slot.failures else 0.0
+        log.warning("worker %d %s after %.1f s; restarting in %.1f s", slot.id, how, lived, delay)
+        slot.restart_timer = self.reactor.call_later(delay, self._spawn, slot)
+
+    def _tell_others(self, slot: _Slot, kind: Kind) -> None:
+        frame = encode_frame(kind, MASTER, ALL, encode_json({"worker": slot.id}))
+        for other in self.slots:
+            if other is not slot and other.link is not None:
+                other.link.write(frame)
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def _on_accept(self, conn: socket.socket, peer: tuple[str, int] | None) -> None:
+        if self._stopping:
+            conn.close()
+            return
+        if self.config.trusted_proxy:
+            _Peeker(self, conn, peer)
+            return
+        self._route(conn, peer)
+
+    def _route(self, conn: socket.socket, peer: tuple[str, int] | None) -> None:
+        if self.config.dispatch == "round-robin":
+            index = next(self._round_robin)
+        else:
+            index = slot_for(peer[0] if peer else None, len(self.slots))
+        self.slots[index].sender.send(conn, peer)
+
+    # -- the bus --------------------------------------------------------------------------------
+
+    def _relay(self, source: _Slot, frame: Frame, raw: bytes) -> None:
+        if frame.source != source.id:
+            log.error("worker %d sent a frame as worker %d; dropped", source.id, frame.source)
+            return
+        if frame.target == ALL:
+            for other in self.slots:
+                if other is not source and other.link is not None:
+                    other.link.write(raw)
+        elif 1 <= frame.target <= len(self.slots):
+            target = self.slots[frame.target - 1]
+            if target.link is not None:
+                target.link.write(raw)
