@@ -218,11 +218,17 @@ class HttpConnection:
 
     def _bad_request(self, exc: h11.RemoteProtocolError) -> None:
         log.debug("bad HTTP from %s: %s", self.stream and self.stream.peer, exc)
+        # A request being read or parked (a POST cut off mid-body) is aborted, not answered:
+        # respond() would drop the abort callback, and the session would never hear of it.
+        on_abort, self._on_abort = self._on_abort, None
+        self._on_body = self._on_too_large = None
         if self._h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             status = exc.error_status_hint
             self.respond(status, [("content-type", "text/plain")], b"Bad Request", close=True)
         elif self.stream is not None:
             self.stream.close()
+        if on_abort is not None:
+            on_abort()
 
     # -- answering ------------------------------------------------------------------------------
 
