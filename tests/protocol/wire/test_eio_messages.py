@@ -210,6 +210,23 @@ def test_polling_concurrent_post_closes_session(relaxed: Server) -> None:
     assert_unknown_sid(relaxed, sid)
 
 
+def test_polling_post_cut_off_closes_session(relaxed: Server) -> None:
+    """A POST whose connection drops mid-body is a transport error: the session ends."""
+    sid = polling_handshake(relaxed)
+    client = relaxed.http()
+    url = polling_url(relaxed, sid)
+    client.send_request("POST", url, [("Content-Length", "100")], b"4partial", end=False)
+    client.expect_no_response(0.1)
+    client.close()
+    # A GET the server takes before it notices is parked, then released with CLOSE.
+    response = poll(relaxed, sid)
+    assert (response.status, response.body) in (
+        (400, b'{"code":1,"message":"Session ID unknown"}'),
+        (200, b"1"),
+    ), response
+    assert_unknown_sid(relaxed, sid)
+
+
 def test_polling_post_over_max_payload(server_factory: ServerFactory) -> None:
     server = server_factory(maxHttpBufferSize=1000, pingInterval=20_000, pingTimeout=20_000)
     sid = polling_handshake(server)
