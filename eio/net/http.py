@@ -279,7 +279,8 @@ class HttpConnection:
         try:
             response = h11.Response(status_code=status, headers=hdrs, reason=_reason(status))
             out = conn.send(response) or b""
-            if body:
+            head = self._request is not None and self._request.method == "HEAD"
+            if body and not head:  # a HEAD answer has the headers of a GET's, and no body
                 out += conn.send(h11.Data(data=body)) or b""
             out += conn.send(h11.EndOfMessage()) or b""
         except h11.LocalProtocolError:
