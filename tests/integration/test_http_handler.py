@@ -77,3 +77,20 @@ def test_websocket_outside_engine_path_refused(start_server: StartServer) -> Non
         WsClient.connect(server.address, "/chat")
     if isinstance(info.value, WsRefused):
         assert info.value.status == 404
+
+
+def test_head_on_plain_route(start_server: StartServer) -> None:
+    """A HEAD (a load balancer's health check) gets the GET's headers and no body."""
+
+    def health(request: HttpRequest) -> HttpResponse | None:
+        if request.path == "/health":
+            return HttpResponse(200, [("content-type", "text/plain")], b"ok\n")
+        return None
+
+    server = start_server(http_handler=health)
+    with server.wire.http() as client:
+        response = client.request("HEAD", "/health")
+        assert response.status == 200
+        assert response.header("content-length") == "3"
+        assert response.body == b""
+        assert client.request("GET", "/health").body == b"ok\n"

@@ -256,6 +256,13 @@ class HttpClient:
             responses.append(self.get_response(timeout))
         return responses
 
+    def get_response_raw(self, timeout: float | None = None) -> HttpResponse:
+        """Read the response to a request written with ``send_raw`` (parsed with a fresh h11)."""
+        assert self._h11.our_state is h11.IDLE, "get_response_raw() needs an idle connection"
+        self._h11.send(h11.Request(method="GET", target="/", headers=[("Host", "-")]))
+        self._h11.send(h11.EndOfMessage())
+        return self.get_response(timeout)
+
     def expect_no_response(self, timeout: float) -> None:
         """Assert that nothing arrives for ``timeout`` seconds (a request is held open)."""
         readable, _, _ = select.select([self.sock], [], [], timeout)

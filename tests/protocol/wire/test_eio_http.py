@@ -123,3 +123,77 @@ def test_polling_get_on_keep_alive_after_upgrade_refused(relaxed: Server) -> Non
         assert ws.recv() == "4sync"
         assert client.request("GET", polling_url(relaxed, sid)).status == 400
         assert client.request("GET", polling_url(relaxed)).status == 200  # still usable
+
+
+def test_head_request_answered_without_body(server: Server) -> None:
+    """HEAD is no handshake method (code 2); the answer has headers only, and the connection
+    stays usable."""
+    with server.http() as client:
+        response = client.request("HEAD", polling_url(server))
+        assert response.status == 400
+        assert response.header("content-type") == "application/json"
+        assert response.body == b""
+        follow_up = client.request("GET", polling_url(server))
+        assert follow_up.status == 200
+        parse_open(follow_up.text)
+
+
+def test_head_request_outside_path(server: Server) -> None:
+    with server.http() as client:
+        response = client.request("HEAD", "/")
+        assert response.status == 404
+        assert response.body == b""
+
+
+def test_options_without_origin(server: Server) -> None:
+    response = server.request("OPTIONS", polling_url(server))
+    assert response.status == 204
+    assert response.body == b""
+
+
+def test_http10_handshake(server: Server) -> None:
+    with server.http() as client:
+        client.send_raw(f"GET {polling_url(server)} HTTP/1.0\r\n\r\n".encode())
+        response = client.get_response_raw()
+        client.wait_closed(timeout=3)
+    assert response.status == 200
+    parse_open(response.text)
+
+
+def test_connection_close_honoured(server: Server) -> None:
+    with server.http() as client:
+        response = client.request("GET", polling_url(server), [("Connection", "close")])
+        assert response.status == 200
+        client.wait_closed(timeout=3)
+
+
+def test_empty_sid_is_a_handshake(server: Server) -> None:
+    response = server.request("GET", polling_url(server, ""))
+    assert response.status == 200
+    parse_open(response.text)
+
+
+UPGRADE_HEADERS = (
+    "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "extra", "message"),
+    [
+        ("GET", "", b""),  # no Sec-WebSocket-Key
+        ("POST", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", b"Bad handshake method"),
+    ],
+    ids=["no-key", "post"],
+)
+def test_websocket_bad_opening_handshake(
+    server: Server, method: str, extra: str, message: bytes
+) -> None:
+    with server.http() as client:
+        client.send_raw(
+            f"{method} {websocket_url(server)} HTTP/1.1\r\n{UPGRADE_HEADERS}{extra}"
+            "Content-Length: 0\r\n\r\n".encode()
+        )
+        response = client.get_response_raw()
+    assert response.status == 400
+    assert message in response.body
