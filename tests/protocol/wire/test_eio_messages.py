@@ -10,6 +10,7 @@ from .helpers import (
     SEP,
     TEXT_PLAIN,
     Server,
+    assert_error,
     assert_unknown_sid,
     park_poll,
     poll,
@@ -370,3 +371,42 @@ def test_websocket_binary_over_max_payload(server_factory: ServerFactory) -> Non
         ws.send_binary(b"\x00" * 1001)
         closed = ws.wait_closed(timeout=2)
         assert closed.code in (1009, None)
+
+
+# -- many sessions at once ------------------------------------------------------------------------
+
+
+def test_polling_request_on_websocket_session(relaxed: Server) -> None:
+    ws, sid = websocket_session(relaxed)
+    with ws:
+        assert_error(poll(relaxed, sid), 400, 3, "Bad request")
+        assert_error(post(relaxed, sid, "4x"), 400, 3, "Bad request")
+        ws.send_text("4alive")
+        assert ws.recv() == "4alive"
+
+
+def test_many_parked_polls(relaxed: Server) -> None:
+    sids = [polling_handshake(relaxed) for _ in range(30)]
+    parked = [start_poll(relaxed, sid) for sid in sids]
+    try:
+        parked[-1].expect_no_response(0.1)
+        for i, sid in reversed(list(enumerate(sids))):
+            assert post(relaxed, sid, f"4to {i}").status == 200
+        for i, client in enumerate(parked):
+            assert client.get_response().text == f"4to {i}"
+    finally:
+        for client in parked:
+            client.close()
+
+
+def test_many_websocket_sessions(relaxed: Server) -> None:
+    sessions = [websocket_session(relaxed) for _ in range(30)]
+    try:
+        for i, (ws, _) in enumerate(sessions):
+            ws.send_text(f"4n{i}")
+        for i, (ws, _) in enumerate(sessions):
+            assert ws.recv() == f"4n{i}"
+        assert len({sid for _, sid in sessions}) == 30
+    finally:
+        for ws, _ in sessions:
+            ws.close()
