@@ -2,8 +2,9 @@
 
 A handler gets the event's arguments. When the peer asked for an acknowledgement, a handler with
 a parameter named ``ack`` receives the ack function as ``ack=`` and calls it when it likes; any
-other handler's return value is the acknowledgement (a tuple for several arguments, nothing for
-None). Exceptions in handlers are logged and cost only that event.
+other handler's return value is the acknowledgement (a tuple for several arguments). The first
+value returned answers; if every handler returns None and none takes ``ack``, the ack carries no
+arguments. Exceptions in handlers are logged and cost only that event.
 """
 
 from __future__ import annotations
@@ -21,11 +22,26 @@ Ack = Callable[..., None]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: code object -> "has a parameter named ack": handlers defined in a connection handler are new
+#: closures for every socket, but share their code, and inspect.signature is slow.
+_ACK_PARAM: dict[object, bool] = {}
+
+
 def _accepts_ack(handler: Callable[..., Any]) -> bool:
+    code = getattr(handler, "__code__", None)
+    if hasattr(handler, "__wrapped__"):
+        code = None  # the signature is the wrapped function's
+    if code is not None:
+        cached = _ACK_PARAM.get(code)
+        if cached is not None:
+            return cached
     try:
-        return "ack" in inspect.signature(handler).parameters
+        accepts = "ack" in inspect.signature(handler).parameters
     except (TypeError, ValueError):
-        return False
+        accepts = False
+    if code is not None:
+        _ACK_PARAM[code] = accepts
+    return accepts
 
 
 def call_safely(fn: Callable[..., Any], *args: Any) -> None:
@@ -87,19 +103,22 @@ class EventHandlers:
         handlers = self._handlers.get(event)
         if not handlers:
             return
+        answered = taken = False
         for handler, wants_ack in list(handlers):
+            taken = taken or wants_ack
             try:
                 result = handler(*args, ack=ack or _no_ack) if wants_ack else handler(*args)
             except Exception:
                 log.exception("error in handler for %r (%r)", event, owner)
                 continue
-            if ack is not None and not wants_ack:
+            if ack is not None and not wants_ack and result is not None and not answered:
+                answered = True
                 if isinstance(result, tuple):
                     ack(*result)
-                elif result is None:
-                    ack()
                 else:
                     ack(result)
+        if ack is not None and not answered and not taken:
+            ack()  # every handler returned None: acknowledge with no arguments
 
 
 def make_ack(send: Callable[[list[Any]], None]) -> Ack:

@@ -25,6 +25,9 @@ __all__ = ["Flushable", "IOHandler", "Reactor", "raise_fd_limit"]
 
 log = logging.getLogger(__name__)
 
+#: Bytes read per recv() (into the reactor's one buffer): a 1 MB payload takes few calls.
+READ_BUFFER_SIZE = 256 * 1024
+
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
 
@@ -96,6 +99,8 @@ class Reactor:
             collections.deque()
         )
         self._dirty: list[Flushable] = []
+        #: Where every stream of this loop reads into (one read at a time: one thread).
+        self.read_buffer = memoryview(bytearray(READ_BUFFER_SIZE))
         self._waker = _Waker()
         self._selector.register(self._waker.reader, READ, self._waker)
         self._running = False

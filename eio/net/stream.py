@@ -25,8 +25,6 @@ log = logging.getLogger(__name__)
 #: Bytes a connection may have waiting for the kernel before it is dropped as too slow. Large
 #: enough for a few maximum-size (1 MB) payloads, small enough that 1000 stuck clients cost <5 GB.
 DEFAULT_MAX_BUFFER = 4 * 1024 * 1024
-#: Bytes read per recv(): large enough to take a 1 MB payload in few calls.
-RECV_SIZE = 256 * 1024
 #: Seconds a lingering close keeps reading (and discarding) before it gives up on the peer.
 LINGER_TIMEOUT = 2.0
 
@@ -105,13 +103,17 @@ class Stream:
     def on_readable(self) -> None:
         if self.closed:
             return
+        # One buffer per reactor: ``recv(RECV_SIZE)`` would allocate (above glibc's mmap
+        # threshold: map) a fresh RECV_SIZE object per call, only to shrink it.
+        buffer = self.reactor.read_buffer
         try:
-            data = self.sock.recv(RECV_SIZE)
+            size = self.sock.recv_into(buffer)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self.abort(exc)
             return
+        data = buffer[:size].tobytes()
         if self.closing:
             # Closing: what the peer still sends is read only to see its EOF, and dropped.
             if not data:

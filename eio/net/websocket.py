@@ -61,6 +61,30 @@ def frame_binary(data: bytes) -> bytes:
     return _frame(0x2, data)
 
 
+def _unmask(payload: bytes, mask: bytes) -> bytes:
+    size = len(payload)
+    if not size:
+        return b""
+    key = (mask * ((size + 3) >> 2))[:size]
+    value = int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")
+    return value.to_bytes(size, "little")
+
+
+def _wsproto_idle(ws: Connection) -> bool:
+    """Does wsproto hold no partial frame and no unfinished message? (Its private state; a
+    wsproto without these attributes simply never takes the fast path.)"""
+    try:
+        proto = ws._proto
+        decoder = proto._frame_decoder
+        return (
+            decoder.header is None
+            and not decoder.buffer.buffer
+            and proto._message_decoder.opcode is None
+        )
+    except AttributeError:
+        return False
+
+
 class WebSocketListener(Protocol):
     def ws_text(self, ws: WebSocketConnection, text: str) -> None: ...
 
@@ -76,6 +100,7 @@ class WebSocketConnection:
 
     __slots__ = (
         "_closed_reported",
+        "_fast",
         "_parts",
         "_parts_len",
         "_trailing",
@@ -105,6 +130,8 @@ class WebSocketConnection:
         self._parts: list[str] | list[bytes] | None = None
         self._parts_len = 0
         self._closed_reported = False
+        #: Parse simple frames ourselves (servers only: clients' frames are masked; no deflate).
+        self._fast = not client and not extensions
         self.stream: Stream | None = None
         self.listener: WebSocketListener | None = None
 
@@ -168,8 +195,60 @@ class WebSocketConnection:
         ws = self._ws
         if ws.state is ConnectionState.CLOSED:
             return
+        if self._fast and _wsproto_idle(ws) and self._parts is None:
+            data = self._fast_frames(data)
+            if not data or self.stream is None or self.stream.closing:
+                return
         ws.receive_data(data)
         self._process()
+
+    def _fast_frames(self, data: bytes) -> bytes:
+        """Deliver the complete, final, masked text/binary frames at the head of ``data``;
+        return the rest (anything else: control frames, fragments, partial frames, invalid
+        UTF-8) for wsproto, which then sees exactly the bytes it would have seen."""
+        pos = 0
+        size = len(data)
+        while size - pos >= 6:
+            first, second = data[pos], data[pos + 1]
+            opcode = first & 0x0F
+            if first & 0xF0 != 0x80 or not second & 0x80 or (opcode != 1 and opcode != 2):
+                break
+            length = second & 0x7F
+            head = 2
+            if length == 126:
+                if size - pos < 8:
+                    break
+                length = (data[pos + 2] << 8) | data[pos + 3]
+                head = 4
+            elif length == 127:
+                if size - pos < 14:
+                    break
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                head = 10
+            start = pos + head + 4
+            end = start + length
+            if length > self.max_message:
+                self._too_big()
+                return b""
+            if end > size:
+                break
+            payload = _unmask(data[start:end], data[start - 4 : start])
+            listener = self.listener
+            assert listener is not None
+            if opcode == 1:
+                try:
+                    text = payload.decode("utf-8")
+                except UnicodeDecodeError:
+                    break
+                pos = end
+                listener.ws_text(self, text)
+            else:
+                pos = end
+                listener.ws_binary(self, payload)
+            stream = self.stream
+            if stream is None or stream.closing:
+                return b""
+        return data[pos:] if pos else data
 
     def eof_received(self) -> None:
         if self._ws.state is not ConnectionState.CLOSED:
