@@ -39,70 +39,75 @@ def _name(value: Any) -> str | None:
     return None
 
 
+def _display_name(socket: sio.Socket) -> str:
+    return str(socket.data.get("user") or f"guest-{socket.id[:6]}")
+
+
+def _move_to(socket: sio.Socket, room: str) -> None:
+    current = socket.data["room"]
+    if current == room:
+        return
+    socket.to(current).emit("notice", f"{_display_name(socket)} left")
+    socket.leave(current)
+    socket.join(room)
+    socket.data["room"] = room
+    socket.to(room).emit("notice", f"{_display_name(socket)} joined")
+
+
 def install_chat(io: sio.Server) -> None:
-    """Give ``io`` the chat's handlers on the main namespace."""
+    """Give ``io`` the chat's handlers on the main namespace.
+
+    The handlers are registered once for the namespace (``on_event``) rather than once per
+    socket: a chat holds many idle connections, and each per-socket closure costs memory.
+    """
 
     @io.on("connection")
     def on_connection(socket: sio.Socket) -> None:
         log.info("connected, id: %s", socket.id)
-        socket.data["user"] = _name(socket.handshake.auth.get("user"))
+        user = _name(socket.handshake.auth.get("user"))
+        socket.data["user"] = user
         socket.data["room"] = LOBBY
         socket.join(LOBBY)
-        if socket.data["user"]:
-            socket.to(LOBBY).emit("notice", f"{socket.data['user']} joined")
+        if user:
+            socket.to(LOBBY).emit("notice", f"{user} joined")
 
-        def display_name() -> str:
-            return str(socket.data["user"] or f"guest-{socket.id[:6]}")
+    @io.on_event("chat message")
+    def chat_message(socket: sio.Socket, user: Any = None, message: Any = "", *_: Any) -> None:
+        user_name = _name(user) or _display_name(socket)
+        if socket.data.get("user") is None:
+            socket.data["user"] = user_name
+        text = message if isinstance(message, str) else str(message)
+        log.info("%s: %s", user_name, text)
+        socket.to(socket.data["room"]).emit("chat message", f"{text} from {user_name}")
 
-        @socket.on("chat message")
-        def chat_message(user: Any = None, message: Any = "", *_: Any) -> None:
-            user_name = _name(user) or display_name()
-            if socket.data["user"] is None:
-                socket.data["user"] = user_name
-            text = message if isinstance(message, str) else str(message)
-            log.info("%s: %s", user_name, text)
-            socket.to(socket.data["room"]).emit("chat message", f"{text} from {user_name}")
+    @io.on_event("echo")
+    def echo(socket: sio.Socket, *args: Any) -> tuple[Any, ...]:
+        return args
 
-        @socket.on("echo")
-        def echo(*args: Any) -> tuple[Any, ...]:
-            return args
+    @io.on_event("who")
+    def who(socket: sio.Socket, *_: Any) -> list[str]:
+        sockets = io.sockets.fetch_sockets() or []
+        return sorted(_display_name(s) for s in sockets if s.connected)
 
-        @socket.on("who")
-        def who() -> list[str]:
-            sockets = io.sockets.fetch_sockets() or []
-            return sorted(
-                str(s.data.get("user") or f"guest-{s.id[:6]}") for s in sockets if s.connected
-            )
+    @io.on_event("join")
+    def join(socket: sio.Socket, room: Any = None, *_: Any) -> str:
+        name = _name(room)
+        if name is None:
+            return "usage: /join ROOM"
+        _move_to(socket, ROOM_PREFIX + name)
+        return f"you are in room {name}"
 
-        @socket.on("join")
-        def join(room: Any = None) -> str:
-            name = _name(room)
-            if name is None:
-                return "usage: /join ROOM"
-            move_to(ROOM_PREFIX + name)
-            return f"you are in room {name}"
+    @io.on_event("leave")
+    def leave(socket: sio.Socket, *_: Any) -> str:
+        _move_to(socket, LOBBY)
+        return "you are back in the lobby"
 
-        @socket.on("leave")
-        def leave() -> str:
-            move_to(LOBBY)
-            return "you are back in the lobby"
-
-        def move_to(room: str) -> None:
-            current = socket.data["room"]
-            if current == room:
-                return
-            socket.to(current).emit("notice", f"{display_name()} left")
-            socket.leave(current)
-            socket.join(room)
-            socket.data["room"] = room
-            socket.to(room).emit("notice", f"{display_name()} joined")
-
-        @socket.on("disconnect")
-        def on_disconnect(reason: str) -> None:
-            log.info("disconnected, id: %s", socket.id)
-            log.debug("disconnect reason for %s: %s", socket.id, reason)
-            if socket.data.get("user"):
-                io.to(socket.data["room"]).emit("notice", f"{socket.data['user']} left")
+    @io.on_event("disconnect")
+    def on_disconnect(socket: sio.Socket, reason: str) -> None:
+        log.info("disconnected, id: %s", socket.id)
+        log.debug("disconnect reason for %s: %s", socket.id, reason)
+        if socket.data.get("user"):
+            io.to(socket.data["room"]).emit("notice", f"{socket.data['user']} left")
 
 
 def plain_http_handler(line: str) -> Any:

@@ -96,13 +96,23 @@ class EventHandlers:
         for handler, _ in list(self._handlers.get(event, ())):
             call_safely(handler, *args)
 
-    def dispatch(self, event: Any, args: list[Any], ack: Ack | None, owner: object) -> None:
-        """Deliver an event from the peer."""
+    def dispatch(
+        self,
+        event: Any,
+        args: list[Any],
+        ack: Ack | None,
+        owner: object,
+        leading: tuple[Any, ...] = (),
+    ) -> None:
+        """Deliver an event from the peer; ``leading`` arguments go first (the socket, for
+        namespace-level handlers)."""
         for listener in self._any:
-            call_safely(listener, event, *args)
+            call_safely(listener, *leading, event, *args)
         handlers = self._handlers.get(event)
         if not handlers:
             return
+        if leading:
+            args = [*leading, *args]
         answered = taken = False
         for handler, wants_ack in list(handlers):
             taken = taken or wants_ack

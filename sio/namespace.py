@@ -5,9 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-import time
 from collections.abc import Callable, Iterable
-from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from eio.protocol.sid import generate_sid
@@ -33,6 +31,7 @@ Middleware = Callable[..., Any]
 
 CONNECTION_EVENTS = ("connection", "connect")
 ConnectionHandler = TypeVar("ConnectionHandler", bound=Callable[[Socket], Any])
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Namespace:
@@ -56,6 +55,10 @@ class Namespace:
             parent._connection_handlers if parent is not None else []
         )
         self._ack_ids = 0
+        #: Handlers of client events for every socket (``on_event``).
+        self.event_handlers: EventHandlers = (
+            parent.event_handlers if parent is not None else EventHandlers()
+        )
         #: Handlers of events other servers send with ``server_side_emit``.
         self.server_side_handlers: EventHandlers = (
             parent.server_side_handlers if parent is not None else EventHandlers()
@@ -89,6 +92,21 @@ class Namespace:
             return fn
 
         return register if handler is None else register(handler)
+
+    @overload
+    def on_event(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on_event(self, event: str, handler: F) -> F: ...
+
+    def on_event(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """A handler of ``event`` for every socket of the namespace, called with the socket
+        first: ``handler(socket, *args)`` (acks as for ``Socket.on``; the local ``disconnect``
+        and ``disconnecting`` events too, with the reason). Unlike handlers that a connection
+        handler registers on each socket, it costs nothing per connection."""
+        if handler is None:
+            return self.event_handlers.on(event)
+        return self.event_handlers.on(event, handler)
 
     def use(self, middleware: Middleware) -> Middleware:
         """A connection middleware, run in order before ``connection`` (see ``Middleware``)."""
@@ -217,22 +235,7 @@ class Namespace:
 
 
 def _handshake(client: Connection, auth: dict[str, Any]) -> Handshake:
-    request = client.conn.request
-    headers: dict[str, str] = {}
-    for key, value in request.headers:
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    now = time.time()
-    query = dict(client.server.query_of(request.query_string))
-    return Handshake(
-        headers=headers,
-        query=query,
-        auth=auth,
-        address=client.conn.remote_address,
-        time=formatdate(now, usegmt=True),
-        issued=int(now * 1000),
-        url=request.target,
-        xdomain=request.header("origin") is not None,
-    )
+    return Handshake(client.conn.request, auth, client.conn.remote_address)
 
 
 class ParentNamespace(Namespace):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from eio import DisconnectReason as EngineReason
 from eio import (
@@ -44,6 +44,7 @@ __all__ = ["Server"]
 log = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[Namespace], Adapter]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Server:
@@ -152,6 +153,19 @@ class Server:
         if handler is None:
             return self.sockets.on(event)
         return self.sockets.on(event, handler)
+
+    @overload
+    def on_event(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on_event(self, event: str, handler: F) -> F: ...
+
+    def on_event(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """A handler of ``event`` for every socket of the main namespace:
+        ``handler(socket, *args)`` (see ``Namespace.on_event``)."""
+        if handler is None:
+            return self.sockets.on_event(event)
+        return self.sockets.on_event(event, handler)
 
     def use(self, middleware: Middleware) -> Middleware:
         """A connection middleware on the main namespace."""

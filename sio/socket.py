@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from eio import EngineSocket
+from eio import EngineSocket, HttpRequest
+from eio.protocol.request import parse_query
 
 from .broadcast import BroadcastOperator, rooms_of
 from .errors import AckTimeoutError
@@ -31,22 +33,54 @@ LOCAL_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True, slots=True)
 class Handshake:
-    """What the client sent when it connected (``socket.handshake``)."""
+    """What the client sent when it connected (``socket.handshake``).
 
-    headers: dict[str, str]
-    query: dict[str, str]
-    auth: dict[str, Any]
-    address: str | None
-    #: When the connection was made, as ``Date.toString()`` would write it.
-    time: str
-    #: The same instant in milliseconds since the epoch.
-    issued: int
-    url: str
-    xdomain: bool
-    secure: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    Headers and query are read from the handshake request when asked for: most applications
+    never look, and every connection would otherwise carry two more dicts.
+    """
+
+    __slots__ = ("_request", "address", "auth", "issued")
+
+    def __init__(self, request: HttpRequest, auth: dict[str, Any], address: str | None) -> None:
+        self._request = request
+        #: The auth payload of the CONNECT packet.
+        self.auth = auth
+        self.address = address
+        #: When the connection was made, in milliseconds since the epoch.
+        self.issued = int(time.time() * 1000)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Request headers by lower-case name (repeated headers joined with ", ")."""
+        headers: dict[str, str] = {}
+        for key, value in self._request.headers:
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        return headers
+
+    @property
+    def query(self) -> dict[str, str]:
+        return parse_query(self._request.query_string)
+
+    @property
+    def time(self) -> str:
+        """When the connection was made, as an HTTP date."""
+        return formatdate(self.issued / 1000, usegmt=True)
+
+    @property
+    def url(self) -> str:
+        return self._request.target
+
+    @property
+    def xdomain(self) -> bool:
+        return self._request.header("origin") is not None
+
+    @property
+    def secure(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<Handshake {self.address} {self.url} auth={self.auth!r}>"
 
 
 class Socket:
@@ -280,7 +314,14 @@ class Socket:
         event = data[0]
         if event in LOCAL_EVENTS:
             return
-        self._events.dispatch(event, data[1:], ack, self)
+        args = data[1:]
+        shared = self.nsp.event_handlers
+        if shared.has(event):
+            # Namespace-level handlers answer the ack; this socket's own ones just listen.
+            self._events.dispatch(event, args, None, self)
+            shared.dispatch(event, args, ack, self, (self,))
+        else:
+            self._events.dispatch(event, args, ack, self)
 
     def _make_ack(self, ack_id: int) -> Ack:
         name = self.nsp.name
@@ -288,6 +329,7 @@ class Socket:
 
     def _emit_local(self, event: str, *args: Any) -> None:
         self._events.emit_local(event, *args)
+        self.nsp.event_handlers.emit_local(event, self, *args)
 
     def _on_close(self, reason: str) -> None:
         if not self.connected:

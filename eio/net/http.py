@@ -32,22 +32,54 @@ MAX_HEAD_SIZE = 16 * 1024
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """A parsed request head. Header names are lower-case; values are decoded as latin-1."""
+    """A parsed request head. Header names are lower-case; values are decoded as latin-1.
+
+    The headers are kept as one string (``"\\nname:value\\nname:value\\n"``): a session keeps
+    its handshake request for its whole life, and one string costs a fraction of a tuple of
+    tuples of strings.
+    """
 
     method: str
     target: str
     path: str
     query_string: str
-    headers: tuple[tuple[str, str], ...]
+    raw_headers: str
     remote_address: tuple[str, int] | None = None
     http_version: str = "1.1"
 
+    @classmethod
+    def build(
+        cls,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (),
+        remote_address: tuple[str, int] | None = None,
+        http_version: str = "1.1",
+    ) -> HttpRequest:
+        """A request from its parts (header names are lower-cased)."""
+        path, _, query = target.partition("?")
+        raw = "".join(f"\n{name.lower()}:{value}" for name, value in headers) + "\n"
+        return cls(method, target, path, query, raw, remote_address, http_version)
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """Every header, in order, as (lower-case name, value) pairs."""
+        pairs = []
+        for line in self.raw_headers.split("\n"):
+            if line:
+                name, _, value = line.partition(":")
+                pairs.append((name, value))
+        return tuple(pairs)
+
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower-case), or None."""
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+        raw = self.raw_headers
+        key = "\n" + name + ":"
+        start = raw.find(key)
+        if start < 0:
+            return None
+        start += len(key)
+        return raw[start : raw.find("\n", start)]
 
     @property
     def is_websocket_upgrade(self) -> bool:
@@ -191,14 +223,15 @@ class HttpConnection:
     def _make_request(self, event: h11.Request) -> HttpRequest:
         target = event.target.decode("latin-1")
         path, _, query = target.partition("?")
-        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers)
+        # h11 lower-cases names and refuses CR/LF in values, so "\n" and ":" delimit safely.
+        raw = b"".join(b"\n" + name + b":" + value for name, value in event.headers) + b"\n"
         assert self.stream is not None
         return HttpRequest(
             event.method.decode("ascii"),
             target,
             path,
             query,
-            headers,
+            raw.decode("latin-1"),
             self.stream.peer,
             event.http_version.decode("ascii"),
         )
