@@ -52,9 +52,18 @@ class ClientListener(Protocol):
 
     def on_binary(self, client: EngineClient, data: bytes) -> None: ...
 
+    def on_upgrade(self, client: EngineClient, transport: str) -> None:
+        """The connection moved to ``transport`` (polling -> websocket)."""
+        ...
+
+    def on_ping(self, client: EngineClient) -> None:
+        """The server pinged (and has been answered)."""
+        ...
+
     def on_close(self, client: EngineClient, reason: str, error: BaseException | None) -> None:
         """Called once per ``open()``: "transport close", "transport error", "ping timeout",
-        "parse error" or "forced close" (our own ``close()``)."""
+        "parse error" or "forced close" (our own ``close()``/``abort()``). Unless forced, ``error``
+        is never None when the connection closed before it opened (``sid`` is None then)."""
         ...
 
 
@@ -175,6 +184,11 @@ class EngineClient:
                 return
         self._finish("forced close", None)
 
+    def abort(self, reason: str = "forced close", error: BaseException | None = None) -> None:
+        """Drop the connection at once (nothing more is sent); the listener's ``on_close``
+        gets ``reason`` and ``error``."""
+        self._finish(reason, error)
+
     # -- plumbing -------------------------------------------------------------------------------
 
     def _http(self) -> HttpClientConnection:
@@ -206,6 +220,9 @@ class EngineClient:
     def _finish(self, reason: str, error: BaseException | None) -> None:
         if self.state is ClientState.CLOSED:
             return
+        if self.state is ClientState.OPENING and error is None and reason != "forced close":
+            # Whoever opened us hears why the attempt failed, even from a silent peer.
+            error = EngineClientError(f"{reason} before the handshake completed")
         self.state = ClientState.CLOSED
         self._generation += 1
         self._closing = False
@@ -287,6 +304,7 @@ class EngineClient:
         elif kind is PacketType.PING:
             self._reset_ping_timer()
             self._send_packet("3")
+            self.listener.on_ping(self)
         elif kind is PacketType.CLOSE:
             self._finish("transport close", None)
         return generation == self._generation
@@ -455,8 +473,11 @@ class EngineClient:
         except ParseError as exc:
             self._fail("parse error", exc)
             return
-        if packet.type is PacketType.OPEN and self.state is ClientState.OPENING:
-            self._opened(packet)
+        if self.state is ClientState.OPENING:
+            if packet.type is PacketType.OPEN:
+                self._opened(packet)
+            else:
+                self._fail("parse error", EngineClientError("the handshake has no OPEN packet"))
             return
         if self.state is ClientState.OPEN:
             self._on_packet(packet)
@@ -501,6 +522,7 @@ class EngineClient:
                 probe.send_text(item)
             else:
                 probe.send_binary(item)
+        self.listener.on_upgrade(self, "websocket")
 
 
 class _WebSocketListener:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
 from eio import Reactor
-from eio.client import ClientListener, EngineClient
+from eio.client import ClientListener, ClientState, EngineClient
 from eio.net.timers import TimerHandle
 
 from .errors import AckTimeoutError, PacketError, SocketIOError
@@ -77,9 +77,15 @@ class Backoff:
 class Manager(ClientListener):
     """One connection to a Socket.IO server, shared by the namespace sockets it creates.
 
-    Events (``manager.on(...)``): ``open``, ``close`` (reason), ``error`` (error),
-    ``reconnect_attempt`` (attempt), ``reconnect`` (attempt), ``reconnect_error`` (error),
-    ``reconnect_failed``.
+    Events (``manager.on(...)``): ``open``, ``upgrade`` (transport), ``ping``, ``close``
+    (reason), ``error`` (error), ``reconnect_attempt`` (attempt), ``reconnect`` (attempt),
+    ``reconnect_error`` (error), ``reconnect_failed``.
+
+    Options, with the official client's defaults: ``reconnection`` (True),
+    ``reconnection_attempts`` (infinite), ``reconnection_delay`` (1 s) doubling up to
+    ``reconnection_delay_max`` (5 s), each delay randomised by ``randomization_factor`` (0.5),
+    and ``timeout`` (20 s): how long one connection attempt may take before it fails with
+    "timeout" (None: no limit).
     """
 
     def __init__(
@@ -98,6 +104,7 @@ class Manager(ClientListener):
         reconnection_delay: float = 1.0,
         reconnection_delay_max: float = 5.0,
         randomization_factor: float = 0.5,
+        timeout: float | None = 20.0,
         max_buffered: int = DEFAULT_MAX_BUFFERED,
     ) -> None:
         self.reactor = reactor or Reactor()
@@ -116,11 +123,13 @@ class Manager(ClientListener):
         self.reconnection = reconnection
         self.reconnection_attempts = reconnection_attempts
         self.max_buffered = max_buffered
+        self.timeout = timeout
         self.backoff = Backoff(reconnection_delay, reconnection_delay_max, randomization_factor)
         self.sockets: dict[str, ClientSocket] = {}
         self._events = EventHandlers()
         self._decoder = PacketDecoder()
         self._reconnect_timer: TimerHandle | None = None
+        self._open_timer: TimerHandle | None = None
         self._reconnecting = False
         self._skip_reconnect = False
 
@@ -158,7 +167,7 @@ class Manager(ClientListener):
         """Connect (again) now; a no-op while open or opening."""
         self._skip_reconnect = False
         self._cancel_reconnect()
-        self.engine.open()
+        self._open_engine()
 
     def close(self) -> None:
         """Disconnect for good: no reconnection until ``open()``."""
@@ -183,7 +192,25 @@ class Manager(ClientListener):
 
     # -- Engine.IO listener ---------------------------------------------------------------------
 
+    def _open_engine(self) -> None:
+        """Start a connection attempt, limited to ``timeout`` seconds."""
+        self.engine.open()
+        opening = self.engine.state is ClientState.OPENING
+        if opening and self.timeout is not None and self._open_timer is None:
+            self._open_timer = self.reactor.call_later(self.timeout, self._open_timed_out)
+
+    def _open_timed_out(self) -> None:
+        self._open_timer = None
+        if not self.engine.connected:
+            self.engine.abort("transport error", ConnectError("timeout"))
+
+    def _cancel_open_timer(self) -> None:
+        if self._open_timer is not None:
+            self._open_timer.cancel()
+            self._open_timer = None
+
     def on_open(self, client: EngineClient) -> None:
+        self._cancel_open_timer()
         self._decoder.reset()
         attempts = self.backoff.attempts
         reconnected = self._reconnecting
@@ -214,7 +241,14 @@ class Manager(ClientListener):
         if packet is not None:
             self._route(packet)
 
+    def on_upgrade(self, client: EngineClient, transport: str) -> None:
+        self._events.emit_local("upgrade", transport)
+
+    def on_ping(self, client: EngineClient) -> None:
+        self._events.emit_local("ping")
+
     def on_close(self, client: EngineClient, reason: str, error: BaseException | None) -> None:
+        self._cancel_open_timer()
         self._decoder.reset()
         was_reconnecting = self._reconnecting
         if error is not None and not client.sid:
@@ -229,9 +263,9 @@ class Manager(ClientListener):
             self._schedule_reconnect()
 
     def _parse_error(self, exc: PacketError) -> None:
-        log.debug("invalid packet from the server: %s", exc)
-        self.engine.close()  # reports "forced close"; a parse error is worth a reconnect
-        self._schedule_reconnect()
+        log.warning("invalid packet from the server: %s", exc)
+        # As the official client: drop the connection ("parse error"), then reconnect.
+        self.engine.abort("parse error", exc)
 
     def _route(self, packet: Packet) -> None:
         socket = self.sockets.get(packet.namespace)
@@ -259,7 +293,7 @@ class Manager(ClientListener):
         if self._skip_reconnect:
             return
         self._events.emit_local("reconnect_attempt", self.backoff.attempts)
-        self.engine.open()
+        self._open_engine()
 
     def _cancel_reconnect(self) -> None:
         if self._reconnect_timer is not None:
@@ -285,6 +319,8 @@ class ClientSocket:
         self.active = False
         self._events = EventHandlers()
         self._acks: dict[int, Callable[..., None]] = {}
+        #: ack id -> fails the ack of an emit with a timeout (it then gets the error first).
+        self._ack_failures: dict[int, Callable[[BaseException], None]] = {}
         self._next_ack = 0
         self._send_buffer: deque[Packet] = deque()
         self._receive_buffer: list[Packet] = []
@@ -385,18 +421,22 @@ class ClientSocket:
             self._acks[ack_id] = callback
             return
 
-        def expire() -> None:
+        def fail(error: BaseException) -> None:
+            timer.cancel()
+            self._ack_failures.pop(ack_id, None)
             if self._acks.pop(ack_id, None) is not None:
                 self._drop_buffered(ack_id)
-                call_safely(callback, AckTimeoutError())
+                call_safely(callback, error)
 
-        timer = self.manager.reactor.call_later(timeout, expire)
+        timer = self.manager.reactor.call_later(timeout, lambda: fail(AckTimeoutError()))
 
         def acknowledged(*args: Any) -> None:
             timer.cancel()
+            self._ack_failures.pop(ack_id, None)
             callback(None, *args)
 
         self._acks[ack_id] = acknowledged
+        self._ack_failures[ack_id] = fail
 
     def _drop_buffered(self, ack_id: int) -> None:
         kept = [packet for packet in self._send_buffer if packet.id != ack_id]
@@ -408,8 +448,12 @@ class ClientSocket:
         kind = packet.type
         if kind is PacketType.CONNECT:
             sid = packet.data.get("sid") if isinstance(packet.data, dict) else None
-            if not isinstance(sid, str):
-                log.debug("CONNECT reply without a sid on %s", self.namespace)
+            if not isinstance(sid, str) or not sid:
+                # As the official client: most likely a Socket.IO v2 server.
+                error = ConnectError(
+                    "the server's CONNECT reply has no sid (a Socket.IO v2 server?)"
+                )
+                self._events.emit_local("connect_error", error)
                 return
             self.id = sid
             self.connected = True
@@ -462,6 +506,18 @@ class ClientSocket:
         self.connected = False
         self.id = None
         self._events.emit_local("disconnect", reason)
+        self._clear_acks()
+
+    def _clear_acks(self) -> None:
+        """As the official client: acks of emits that went out will never come; those with a
+        timeout fail now, the others are forgotten. Emits still buffered keep theirs."""
+        buffered = {packet.id for packet in self._send_buffer}
+        for ack_id in [ack_id for ack_id in self._acks if ack_id not in buffered]:
+            fail = self._ack_failures.get(ack_id)
+            if fail is not None:
+                fail(SocketIOError("socket has been disconnected"))
+            else:
+                del self._acks[ack_id]
 
 
 class _VolatileEmitter:
