@@ -28,6 +28,10 @@ HELP = (
 EOF_CONNECT_WAIT = 30.0
 #: Seconds the client gives its last packets to leave before it exits.
 EXIT_GRACE = 2.0
+#: Seconds between the last messages and the goodbye. The official server runs an event's
+#: handlers a tick after reading it, and drops the event if the socket left meanwhile: a
+#: DISCONNECT read together with the last messages would lose them.
+LEAVE_GRACE = 0.1
 
 
 class Console:
@@ -193,6 +197,12 @@ class ChatClient:
         if self._leaving:
             return
         self._leaving = True
+        if self.socket.connected:
+            self.reactor.call_later(LEAVE_GRACE, self._disconnect)
+        else:
+            self._disconnect()
+
+    def _disconnect(self) -> None:
         self.socket.disconnect()  # closes the connection once queued packets are out
         self._stop_soon()
 

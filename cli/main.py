@@ -62,7 +62,8 @@ LOG_LEVEL = click.option(
     "--trusted-proxy",
     is_flag=True,
     help="Behind a reverse proxy: dispatch by the X-Forwarded-For/Forwarded client address "
-    "of the first request (the proxy must not share upstream connections between clients).",
+    "of the first request (the proxy must not share upstream connections between clients). "
+    "Default: off (dispatch by the peer address).",
 )
 @click.option(
     "--dispatch",
