@@ -1,0 +1,205 @@
+"""Our client against the official Node ``socket.io`` server (``tests/node/sio_server.js``) and
+against ours running the same application: events, acks both ways (with timeouts), binary both
+ways, a second namespace on the same connection, auth, ``connect_error`` with message and data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import sio
+from sio import AckTimeoutError, ConnectRefusedError
+from sio.client import ConnectError
+
+from .conftest import ClientFactory
+from .helpers import Loop, Recorder, ServerHandle, ServerProcess, node_server, start_server
+
+MODES = {
+    "upgrade": ("polling", "websocket"),
+    "websocket": ("websocket",),
+    "polling": ("polling",),
+}
+#: Seconds of an ack timeout that must expire.
+SHORT = 0.2
+
+
+def install_features(io: sio.Server) -> None:
+    """What ``tests/node/sio_server.js`` does, on our server."""
+
+    def install(nsp: sio.Namespace) -> None:
+        @nsp.on("connection")
+        def on_connection(socket: sio.Socket) -> None:
+            @socket.on("chat message")
+            def chat(user: Any, msg: Any) -> None:
+                socket.broadcast.emit("chat message", f"{msg} from {user}")
+
+            @socket.on("echo")
+            def echo(*args: Any) -> tuple[Any, ...]:
+                return args
+
+            @socket.on("whoami")
+            def whoami() -> dict[str, Any]:
+                return {
+                    "id": socket.id,
+                    "engine": socket.conn.sid,
+                    "nsp": nsp.name,
+                    "auth": socket.handshake.auth,
+                    "transport": socket.transport,
+                }
+
+            @socket.on("ask")
+            def ask(*args: Any) -> None:
+                socket.emit(
+                    "question", *args, callback=lambda *answer: socket.emit("answer", *answer)
+                )
+
+            @socket.on("ask-timeout")
+            def ask_timeout(ms: int, *args: Any) -> None:
+                def answered(error: Exception | None, *answer: Any) -> None:
+                    socket.emit("answer", str(error) if error else None, *answer)
+
+                socket.emit("question", *args, callback=answered, timeout=ms / 1000)
+
+            @socket.on("bye")
+            def bye() -> None:
+                socket.disconnect()
+
+    install(io.of("/"))
+    admin = io.of("/admin")
+
+    @admin.use
+    def authorize(socket: sio.Socket) -> None:
+        if socket.handshake.auth.get("token") != "secret":
+            raise ConnectRefusedError("not authorized", {"reason": "bad token"})
+
+    install(admin)
+
+
+class Target:
+    def __init__(self, url: str, name: str) -> None:
+        self.url = url
+        self.name = name
+
+
+@pytest.fixture(scope="module", params=["ours", "node"])
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The feature server: ours in-process, or the official one in a subprocess."""
+    server: ServerHandle | ServerProcess
+    if request.param == "ours":
+        server = start_server(chat=False)
+        server.loop.call(install_features, server.io)
+    else:
+        server = node_server("sio_server.js", {})
+    yield Target(server.url, request.param)
+    server.stop()
+
+
+def _call(loop: Loop, socket: Any, event: str, *args: Any, timeout: float | None = None) -> Any:
+    """Emit with an ack and wait for it; the ack's arguments."""
+    acks = Recorder()
+    loop.call(socket.emit, event, *args, callback=acks.handler("ack"), timeout=timeout)
+    return acks.expect("ack")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_events_acks_and_binary(
+    mode: str, target: Target, client_factory: ClientFactory, loop: Loop
+) -> None:
+    socket, events = client_factory(
+        target.url, transports=MODES[mode], events=("question", "answer")
+    )
+    events.expect("connect")
+    # client -> server ack, text and binary (nested) both ways
+    assert _call(loop, socket, "echo", "text", 42) == ("text", 42)
+    blob = bytes(range(256)) * 4
+    payload = {"blob": blob, "list": [b"\x00", "x", {"deep": b"\xff\xfe"}]}
+    assert _call(loop, socket, "echo", blob, payload) == (blob, payload)
+    assert _call(loop, socket, "echo") == ()
+    # server -> client ack: our handler's return value is the answer
+    loop.call(socket.on, "question", lambda *args: ("got", *args))
+    loop.call(socket.emit, "ask", "q1", b"\x01\x02")
+    assert events.expect("question") == ("q1", b"\x01\x02")
+    assert events.expect("answer") == ("got", "q1", b"\x01\x02")
+    # A chat message from a second client reaches this one only.
+    other, other_events = client_factory(target.url, transports=MODES[mode])
+    other_events.expect("connect")
+    loop.call(other.emit, "chat message", "B", "hello")
+    assert events.expect("chat message") == ("hello from B",)
+    other_events.assert_none("chat message")
+    if mode == "upgrade":
+        assert events.expect("upgrade") == ("websocket",)
+    info = _call(loop, socket, "whoami")[0]
+    assert info["transport"] == ("polling" if mode == "polling" else "websocket")
+
+
+def test_ack_timeouts_both_ways(target: Target, client_factory: ClientFactory, loop: Loop) -> None:
+    socket, events = client_factory(target.url, events=("question", "answer"))
+    events.expect("connect")
+    # Nobody acknowledges "nothing": our callback gets the timeout error first.
+    (error,) = _call(loop, socket, "nothing", timeout=SHORT)
+    assert isinstance(error, AckTimeoutError)
+    # An ack on time: error None first, then the arguments.
+    assert _call(loop, socket, "echo", 1, timeout=2.0) == (None, 1)
+
+    # The server asks with a timeout; our handler takes the ack and never calls it.
+    def never_answers(*args: Any, ack: Any) -> None:
+        pass
+
+    loop.call(socket.on, "question", never_answers)
+    loop.call(socket.emit, "ask-timeout", int(SHORT * 1000), "late?")
+    assert events.expect("question") == ("late?",)
+    assert events.expect("answer") == ("operation has timed out",)
+
+
+def test_second_namespace_shares_the_connection(
+    target: Target, client_factory: ClientFactory, loop: Loop
+) -> None:
+    main, main_events = client_factory(target.url, auth={"user": "A"})
+    main_events.expect("connect")
+    admin_events = Recorder()
+
+    def open_admin() -> Any:
+        admin = main.manager.socket("/admin", {"token": "secret"})
+        admin_events.listen(admin, "connect", "connect_error", "disconnect")
+        return admin.connect()
+
+    admin = loop.call(open_admin)
+    admin_events.expect("connect")
+    main_info = _call(loop, main, "whoami")[0]
+    admin_info = _call(loop, admin, "whoami")[0]
+    assert main_info["nsp"] == "/" and admin_info["nsp"] == "/admin"
+    assert main_info["auth"] == {"user": "A"}
+    assert admin_info["auth"] == {"token": "secret"}
+    assert main_info["engine"] == admin_info["engine"]  # one Engine.IO connection
+    assert main_info["id"] != admin_info["id"]
+    # Leaving one namespace keeps the other (and the connection).
+    loop.call(admin.disconnect)
+    assert admin_events.expect("disconnect") == ("io client disconnect",)
+    assert _call(loop, main, "echo", "still here") == ("still here",)
+    main_events.assert_none("disconnect")
+
+
+def test_connect_error_carries_message_and_data(
+    target: Target, client_factory: ClientFactory, loop: Loop
+) -> None:
+    admin, events = client_factory(target.url, namespace="/admin", auth={"token": "wrong"})
+    (error,) = events.expect("connect_error")
+    assert isinstance(error, ConnectError)
+    assert error.message == "not authorized"
+    assert error.data == {"reason": "bad token"}
+    events.assert_none("connect")
+    assert loop.call(lambda: admin.connected) is False
+
+
+def test_server_disconnect_is_final(
+    target: Target, client_factory: ClientFactory, loop: Loop
+) -> None:
+    socket, events = client_factory(target.url, reconnection_delay=0.05)
+    events.expect("connect")
+    loop.call(socket.emit, "bye")
+    assert events.expect("disconnect") == ("io server disconnect",)
+    events.assert_none("reconnect_attempt")
+    events.assert_none("connect")
