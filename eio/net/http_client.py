@@ -271,6 +271,11 @@ class HttpClientConnection:
         assert response is not None
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers]
         result = HttpResult(response.status_code, headers, body)
+        # Ready the connection for the next request first: the callback may well make one.
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+        else:
+            self._close_stream()
         if self._ws_on_open is not None:
             self._ws_on_open = None
             self._fail(HttpClientError(f"websocket refused with HTTP {response.status_code}"))
@@ -279,11 +284,6 @@ class HttpClientConnection:
             self._on_result = self._on_error = None
             if on_result is not None:
                 on_result(result)
-        if conn is self._h11:
-            if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-                conn.start_next_cycle()
-            else:
-                self._close_stream()
 
     def _switched(self, event: h11.InformationalResponse) -> None:
         conn = self._h11
