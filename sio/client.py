@@ -23,6 +23,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
+from urllib.parse import parse_qsl, urlsplit
 
 from eio import Reactor
 from eio.client import ClientListener, ClientState, EngineClient
@@ -545,11 +546,22 @@ class _TimedEmitter:
 def connect(
     url: str,
     *,
-    namespace: str = "/",
+    namespace: str | None = None,
     auth: dict[str, Any] | None = None,
     reactor: Reactor | None = None,
     **manager_options: Any,
 ) -> ClientSocket:
-    """Like ``io(url)``: a new manager and its ``namespace`` socket, connecting."""
+    """Like ``io(url)``: a new manager and its ``namespace`` socket, connecting.
+
+    As with the official client, the URL's path names the namespace unless ``namespace`` is
+    given (``http://host:3000/admin`` is ``/admin``), and its query string is sent with every
+    Engine.IO request (merged under the ``query`` option).
+    """
+    parts = urlsplit(url)
+    if namespace is None:
+        namespace = parts.path if parts.path not in ("", "/") else "/"
+    if parts.query:
+        query = dict(parse_qsl(parts.query))
+        manager_options["query"] = {**query, **(manager_options.get("query") or {})}
     manager = Manager(url, reactor=reactor, **manager_options)
     return manager.socket(namespace, auth).connect()
