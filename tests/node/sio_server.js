@@ -8,7 +8,7 @@
 // with the error message "not authorized" and data {"reason": "bad token"}). On both:
 //   "chat message" (user, msg)  -> every other client gets "chat message" "<msg> from <user>"
 //   "echo" (...args, ack)       -> ack(...args)                       (client -> server ack)
-//   "whoami" (ack)              -> ack({id, engine, nsp, auth, transport})
+//   "whoami" (ack)              -> ack({id, engine, nsp, auth, query, transport})
 //   "ask" (...args)             -> emits "question" (...args) with an ack; the client's answer
 //                                  comes back as "answer" (...answer) (server -> client ack)
 //   "ask-timeout" (ms, ...args) -> like "ask" with socket.timeout(ms); "answer" gets
@@ -47,6 +47,7 @@ function install(nsp) {
         engine: socket.conn.id,
         nsp: nsp.name,
         auth: socket.handshake.auth,
+        query: socket.handshake.query,
         transport: socket.conn.transport.name,
       }),
     );

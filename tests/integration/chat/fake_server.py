@@ -19,13 +19,16 @@ PATIENCE = 5.0
 
 
 def open_packet(
-    sid: str = "fakesid", ping_interval: int = 25_000, ping_timeout: int = 20_000
+    sid: str = "fakesid",
+    ping_interval: int = 25_000,
+    ping_timeout: int = 20_000,
+    upgrades: tuple[str, ...] = (),
 ) -> str:
-    """An Engine.IO OPEN packet (without upgrades)."""
+    """An Engine.IO OPEN packet."""
     return "0" + json.dumps(
         {
             "sid": sid,
-            "upgrades": [],
+            "upgrades": list(upgrades),
             "pingInterval": ping_interval,
             "pingTimeout": ping_timeout,
             "maxPayload": 1_000_000,
@@ -201,15 +204,30 @@ class FakeEngine:
         ping_interval: int = 25_000,
         ping_timeout: int = 20_000,
         connect_reply: str = '40{"sid":"fake-socket"}',
+        upgrades: tuple[str, ...] = (),
+        probe: str = "refuse",
     ) -> None:
         self.after_connect = after_connect
         self.connect_reply = connect_reply
-        self.open = open_packet(ping_interval=ping_interval, ping_timeout=ping_timeout)
+        self.open = open_packet(
+            ping_interval=ping_interval, ping_timeout=ping_timeout, upgrades=upgrades
+        )
+        #: What an upgrade probe (a websocket with a sid) gets: "refuse" (HTTP 400),
+        #: "bad-answer" (not 3probe), or "close" (the websocket closes at once).
+        self.probe = probe
+        self.probed = threading.Event()
         self._outbox: list[str] = []
         self._ready = threading.Condition()
 
+    def push(self, packet: str) -> None:
+        """Send ``packet`` with the next poll."""
+        self._queue([packet])
+
     def __call__(self, conn: FakeConnection) -> None:
         while (request := conn.read_request()) is not None:
+            if request.is_websocket and "sid" in request.query:
+                self._refuse_upgrade(conn, request)
+                return
             if request.is_websocket:
                 self._websocket(conn, request)
                 return
@@ -238,6 +256,16 @@ class FakeEngine:
                     return None
                 self._ready.wait(0.05)
             return self._outbox.pop(0)
+
+    def _refuse_upgrade(self, conn: FakeConnection, request: HttpRequestHead) -> None:
+        if self.probe == "refuse":
+            conn.send(http_response(400, '{"code":3,"message":"Bad request"}'))
+        else:
+            conn.accept_websocket(request)
+            if self.probe == "bad-answer" and conn.ws_receive() == "2probe":
+                conn.ws_send("3nope")
+                conn.ws_receive()
+        self.probed.set()
 
     def _websocket(self, conn: FakeConnection, request: HttpRequestHead) -> None:
         conn.accept_websocket(request)

@@ -26,6 +26,7 @@ import pytest
 import sio
 from cli.chat import install_chat, plain_http_handler
 from eio import Reactor
+from sio import ConnectRefusedError
 
 REPO = Path(__file__).resolve().parents[3]
 NODE_DIR = REPO / "tests" / "node"
@@ -193,6 +194,59 @@ def start_server(
 
     io, host, bound = loop.call(build)
     return ServerHandle(io, loop, host, bound)
+
+
+def install_features(io: sio.Server) -> None:
+    """What ``tests/node/sio_server.js`` does, on our server."""
+
+    def install(nsp: sio.Namespace) -> None:
+        @nsp.on("connection")
+        def on_connection(socket: sio.Socket) -> None:
+            @socket.on("chat message")
+            def chat(user: Any, msg: Any) -> None:
+                socket.broadcast.emit("chat message", f"{msg} from {user}")
+
+            @socket.on("echo")
+            def echo(*args: Any) -> tuple[Any, ...]:
+                return args
+
+            @socket.on("whoami")
+            def whoami() -> dict[str, Any]:
+                return {
+                    "id": socket.id,
+                    "engine": socket.conn.sid,
+                    "nsp": nsp.name,
+                    "auth": socket.handshake.auth,
+                    "query": socket.handshake.query,
+                    "transport": socket.transport,
+                }
+
+            @socket.on("ask")
+            def ask(*args: Any) -> None:
+                socket.emit(
+                    "question", *args, callback=lambda *answer: socket.emit("answer", *answer)
+                )
+
+            @socket.on("ask-timeout")
+            def ask_timeout(ms: int, *args: Any) -> None:
+                def answered(error: Exception | None, *answer: Any) -> None:
+                    socket.emit("answer", str(error) if error else None, *answer)
+
+                socket.emit("question", *args, callback=answered, timeout=ms / 1000)
+
+            @socket.on("bye")
+            def bye() -> None:
+                socket.disconnect()
+
+    install(io.of("/"))
+    admin = io.of("/admin")
+
+    @admin.use
+    def authorize(socket: sio.Socket) -> None:
+        if socket.handshake.auth.get("token") != "secret":
+            raise ConnectRefusedError("not authorized", {"reason": "bad token"})
+
+    install(admin)
 
 
 # -- subprocesses ---------------------------------------------------------------------------------

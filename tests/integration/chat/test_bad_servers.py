@@ -20,6 +20,7 @@ from .fake_server import (
     http_response,
     open_packet,
 )
+from .helpers import Loop
 
 #: Client options: fail fast, retry soon.
 FAST = {"reconnection_delay": 0.05, "reconnection_delay_max": 0.1, "timeout": 1.0}
@@ -178,3 +179,19 @@ def test_connect_reply_without_sid_is_a_connect_error(
     (error,) = events.expect("connect_error")
     assert "no sid" in str(error)
     assert "connect" not in [name for name, _ in events.drain()]
+
+
+@pytest.mark.parametrize("probe", ["refuse", "bad-answer", "close"])
+def test_failed_upgrade_stays_on_polling(
+    probe: str, fake: list[FakeServer], client_factory: ClientFactory, loop: Loop
+) -> None:
+    engine = FakeEngine(upgrades=("websocket",), probe=probe)
+    server = start(fake, engine)
+    socket, events = client_factory(server.url, **FAST)
+    events.expect("connect")
+    assert engine.probed.wait(5.0), "the client never tried to upgrade"
+    engine.push('42["chat message","still here"]')
+    assert events.expect("chat message") == ("still here",)
+    assert loop.call(lambda: socket.manager.transport) == "polling"
+    names = [name for name, _ in events.drain()]
+    assert "upgrade" not in names and "disconnect" not in names

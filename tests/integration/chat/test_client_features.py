@@ -10,12 +10,19 @@ from typing import Any
 
 import pytest
 
-import sio
-from sio import AckTimeoutError, ConnectRefusedError
-from sio.client import ConnectError
+from sio import AckTimeoutError
+from sio.client import ConnectError, connect
 
 from .conftest import ClientFactory
-from .helpers import Loop, Recorder, ServerHandle, ServerProcess, node_server, start_server
+from .helpers import (
+    Loop,
+    Recorder,
+    ServerHandle,
+    ServerProcess,
+    install_features,
+    node_server,
+    start_server,
+)
 
 MODES = {
     "upgrade": ("polling", "websocket"),
@@ -24,58 +31,6 @@ MODES = {
 }
 #: Seconds of an ack timeout that must expire.
 SHORT = 0.2
-
-
-def install_features(io: sio.Server) -> None:
-    """What ``tests/node/sio_server.js`` does, on our server."""
-
-    def install(nsp: sio.Namespace) -> None:
-        @nsp.on("connection")
-        def on_connection(socket: sio.Socket) -> None:
-            @socket.on("chat message")
-            def chat(user: Any, msg: Any) -> None:
-                socket.broadcast.emit("chat message", f"{msg} from {user}")
-
-            @socket.on("echo")
-            def echo(*args: Any) -> tuple[Any, ...]:
-                return args
-
-            @socket.on("whoami")
-            def whoami() -> dict[str, Any]:
-                return {
-                    "id": socket.id,
-                    "engine": socket.conn.sid,
-                    "nsp": nsp.name,
-                    "auth": socket.handshake.auth,
-                    "transport": socket.transport,
-                }
-
-            @socket.on("ask")
-            def ask(*args: Any) -> None:
-                socket.emit(
-                    "question", *args, callback=lambda *answer: socket.emit("answer", *answer)
-                )
-
-            @socket.on("ask-timeout")
-            def ask_timeout(ms: int, *args: Any) -> None:
-                def answered(error: Exception | None, *answer: Any) -> None:
-                    socket.emit("answer", str(error) if error else None, *answer)
-
-                socket.emit("question", *args, callback=answered, timeout=ms / 1000)
-
-            @socket.on("bye")
-            def bye() -> None:
-                socket.disconnect()
-
-    install(io.of("/"))
-    admin = io.of("/admin")
-
-    @admin.use
-    def authorize(socket: sio.Socket) -> None:
-        if socket.handshake.auth.get("token") != "secret":
-            raise ConnectRefusedError("not authorized", {"reason": "bad token"})
-
-    install(admin)
 
 
 class Target:
@@ -203,3 +158,23 @@ def test_server_disconnect_is_final(
     assert events.expect("disconnect") == ("io server disconnect",)
     events.assert_none("reconnect_attempt")
     events.assert_none("connect")
+
+
+def test_url_path_names_the_namespace(target: Target, loop: Loop) -> None:
+    events = Recorder()
+
+    def build() -> Any:
+        socket = connect(
+            f"{target.url}/admin?room=blue", auth={"token": "secret"}, reactor=loop.reactor
+        )
+        events.listen(socket, "connect", "connect_error")
+        return socket
+
+    socket = loop.call(build)
+    try:
+        events.expect("connect")
+        info = _call(loop, socket, "whoami")[0]
+        assert info["nsp"] == "/admin"
+        assert info["query"]["room"] == "blue"
+    finally:
+        loop.call(socket.manager.close)

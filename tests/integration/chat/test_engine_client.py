@@ -10,6 +10,7 @@ import pytest
 
 from eio import DisconnectReason, EngineIOConfig, EngineIOServer, EngineSocket, TransportName
 from eio.client import EngineClient
+from eio.net import http_client
 
 from .helpers import Loop, Recorder, node_server
 
@@ -145,3 +146,23 @@ def test_engine_client_refused_transport(open_client: Any, loop: Loop) -> None:
         server_loop.call(engine.close)
     finally:
         server_loop.stop()
+
+
+def test_polling_keeps_its_connections_alive(
+    echo_url: str, open_client: Any, loop: Loop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One connection for the polls and one for the posts, however many round trips."""
+    connects: list[tuple[str, int]] = []
+
+    class CountingConnector(http_client.Connector):
+        def __init__(self, reactor: Any, address: tuple[str, int], *args: Any, **kw: Any):
+            connects.append(address)
+            super().__init__(reactor, address, *args, **kw)
+
+    monkeypatch.setattr(http_client, "Connector", CountingConnector)
+    client, events = open_client(echo_url, transports=("polling",))
+    events.expect("open")
+    for i in range(20):
+        loop.call(client.send, f"m{i}")
+        assert events.expect("message") == (f"m{i}",)
+    assert len(connects) <= 2, connects

@@ -15,7 +15,7 @@ from eio import Reactor
 from sio.client import Backoff, Manager
 
 from .conftest import ClientFactory, ServerFactory
-from .helpers import Loop, chat_server_process
+from .helpers import Loop, Recorder, chat_server_process, install_features
 
 #: Reconnection options that keep these tests fast.
 FAST = {"reconnection_delay": 0.05, "reconnection_delay_max": 0.2}
@@ -208,3 +208,50 @@ def test_backoff_defaults_and_jitter() -> None:
         assert min(nominal * 0.5, 5.0) <= delay <= min(nominal * 1.5, 5.0)
         seen.add(round(delay, 3))
     assert len(seen) > 10  # randomised
+
+
+def test_every_namespace_reconnects_over_one_connection(
+    client_factory: ClientFactory, server_factory: ServerFactory, loop: Loop
+) -> None:
+    first = server_factory(chat=False, setup=install_features)
+    main, main_events = client_factory(first.url, auth={"user": "A"}, **FAST)
+    main_events.expect("connect")
+    admin_events = Recorder()
+
+    def open_admin() -> Any:
+        admin = main.manager.socket("/admin", {"token": "secret"})
+        admin_events.listen(admin, "connect", "disconnect")
+        return admin.connect()
+
+    admin = loop.call(open_admin)
+    admin_events.expect("connect")
+    first.stop()
+    assert main_events.expect("disconnect")[0] in GONE
+    assert admin_events.expect("disconnect")[0] in GONE
+    server_factory(chat=False, port=first.port, setup=install_features)
+    main_events.expect("reconnect")
+    main_events.expect("connect")
+    admin_events.expect("connect")
+    acks = Recorder()
+    loop.call(main.emit, "whoami", callback=acks.handler("main"))
+    loop.call(admin.emit, "whoami", callback=acks.handler("admin"))
+    (main_info,) = acks.expect("main")
+    (admin_info,) = acks.expect("admin")
+    assert main_info["engine"] == admin_info["engine"]
+    assert (main_info["auth"], admin_info["auth"]) == ({"user": "A"}, {"token": "secret"})
+
+
+def test_socket_connects_again_after_leaving(
+    client_factory: ClientFactory, server_factory: ServerFactory, loop: Loop
+) -> None:
+    server = server_factory()
+    socket, events = client_factory(server.url, **FAST)
+    events.expect("connect")
+    first_id = loop.call(lambda: socket.id)
+    loop.call(socket.disconnect)
+    assert events.expect("disconnect") == ("io client disconnect",)
+    events.expect("close")  # the last socket gone, the connection closes
+    events.assert_none("reconnect_attempt")
+    loop.call(socket.connect)
+    events.expect("connect")
+    assert loop.call(lambda: socket.id) not in (None, first_id)
