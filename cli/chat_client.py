@@ -78,6 +78,7 @@ class ChatClient:
         user: str,
         *,
         transports: tuple[str, ...] = ("polling", "websocket"),
+        path: str = "/socket.io/",
         reconnection_attempts: float = math.inf,
         stdin: IO[str] | None = None,
         out: IO[str] | None = None,
@@ -94,6 +95,7 @@ class ChatClient:
             url,
             reactor=self.reactor,
             transports=transports,
+            path=path,
             reconnection_attempts=reconnection_attempts,
         )
         self.socket: ClientSocket = self.manager.socket("/", {"user": user})

@@ -142,6 +142,12 @@ def server(
     help="Transports to use, in order: polling,websocket (upgrade), websocket, or polling.",
 )
 @click.option(
+    "--path",
+    default="/socket.io/",
+    show_default=True,
+    help="URL path of the server's Socket.IO endpoint (as the server's --path).",
+)
+@click.option(
     "--reconnection-attempts",
     default=0,
     show_default=True,
@@ -156,7 +162,7 @@ def server(
     help="Logging threshold for protocol details (on stderr).",
 )
 def client(
-    user: str, url: str, transports: str, reconnection_attempts: int, log_level: str
+    user: str, url: str, transports: str, path: str, reconnection_attempts: int, log_level: str
 ) -> None:
     """Chat from the terminal: each line you type is sent as a "chat message"; messages from
     others are printed as they arrive. Commands: /who /join ROOM /leave /ping /quit /help.
@@ -171,6 +177,7 @@ def client(
         url,
         user,
         transports=names,
+        path=path,
         reconnection_attempts=reconnection_attempts or math.inf,
     )
     exit_now(chat.run())

@@ -79,10 +79,12 @@ def _two_clients_chat(server: ServerProcess, transports: str) -> None:
     assert "UserA: hello" in log
 
 
-def test_client_leaves_on_sigint_and_on_eof(server: ServerProcess) -> None:
-    a = chat_client(server.url, "UserA")
-    b = chat_client(server.url, "UserB")
-    with running(a.stop, b.stop):
+def test_client_leaves_on_sigint_and_on_eof() -> None:
+    # (another --path, for the client's --path to follow; the server stops on Ctrl-C too)
+    server = chat_server_process(0, "--path", "/chat/")
+    a = chat_client(server.url, "UserA", "--path", "/chat/")
+    b = chat_client(server.url, "UserB", "--path", "/chat/")
+    with running(server.proc.stop, a.stop, b.stop):
         a.expect_err("connected to")
         b.expect_err("connected to")
         a.signal(signal.SIGINT)  # Ctrl-C
@@ -90,7 +92,10 @@ def test_client_leaves_on_sigint_and_on_eof(server: ServerProcess) -> None:
         assert b.expect_line("* UserA left") == "* UserA left"
         b.close_stdin()  # Ctrl-D
         assert b.wait() == 0
+        server.proc.signal(signal.SIGINT)
+        assert server.proc.wait() == 0
     assert not [line for line in a.err_lines + b.err_lines if "Traceback" in line]
+    assert not [line for line in server.proc.err_lines if "Traceback" in line]
 
 
 def test_client_commands(server: ServerProcess) -> None:
@@ -110,6 +115,9 @@ def test_client_commands(server: ServerProcess) -> None:
         b.expect_err("you are in room blue")
         b.write("only blue")
         assert a.expect_line("from UserB") == "only blue from UserB"
+        b.write("/leave")
+        b.expect_err("you are back in the lobby")
+        assert a.expect_line("* UserB left") == "* UserB left"
         a.write("/nonsense")
         a.expect_err("unknown command /nonsense")
         a.close_stdin()
