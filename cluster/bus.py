@@ -146,6 +146,17 @@ class WorkerBus:
         adapter = self.adapters.get(_namespace_of(kind, frame.payload))
         if adapter is not None:
             adapter.on_bus_frame(kind, frame.source, frame.payload)
+        elif kind == Kind.FETCH_SOCKETS or kind == Kind.SERVER_SIDE_EMIT:
+            # Not a namespace of ours (a dynamic one no client of ours joined): nothing to
+            # report, but the requester waits for every worker, so say so at once.
+            body = decode_json(frame.payload)
+            if "request_id" in body:
+                response = (
+                    Kind.FETCH_SOCKETS_RESPONSE
+                    if kind == Kind.FETCH_SOCKETS
+                    else Kind.SERVER_SIDE_EMIT_RESPONSE
+                )
+                self.respond(response, frame.source, int(body["request_id"]), {"items": []})
 
     def _from_master(self, kind: int, payload: bytes) -> None:
         body = decode_json(payload)

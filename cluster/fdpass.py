@@ -7,6 +7,7 @@ or as a trusted proxy named it) with the socket's descriptor attached.
 from __future__ import annotations
 
 import collections
+import errno
 import json
 import logging
 import socket
@@ -18,6 +19,9 @@ __all__ = ["MAX_QUEUED", "FdReceiver", "FdSender"]
 
 log = logging.getLogger(__name__)
 
+#: What sending on the channel fails with once the worker's end is closed.
+_CHANNEL_GONE = frozenset((errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ECONNREFUSED))
+
 #: Connections the master keeps for a worker that is busy or being restarted; beyond that a new
 #: connection is closed (it costs that one connection, never the master).
 MAX_QUEUED = 1024
@@ -26,8 +30,9 @@ MAX_QUEUED = 1024
 class FdSender:
     """Master side, one per worker slot. The worker's channel can be replaced (respawn)."""
 
-    def __init__(self, reactor: Reactor) -> None:
+    def __init__(self, reactor: Reactor, max_queued: int = MAX_QUEUED) -> None:
         self.reactor = reactor
+        self.max_queued = max_queued
         self.channel: socket.socket | None = None
         self._queue: collections.deque[tuple[socket.socket, bytes]] = collections.deque()
         self._want_write = False
@@ -50,7 +55,7 @@ class FdSender:
     def send(self, conn: socket.socket, peer: tuple[str, int] | None) -> None:
         payload = json.dumps({"peer": list(peer) if peer else None}).encode()
         if self._queue or self.channel is None or not self._try_send(conn, payload):
-            if len(self._queue) >= MAX_QUEUED:
+            if len(self._queue) >= self.max_queued:
                 log.warning("worker queue full: dropping a connection from %s", peer)
                 conn.close()
                 return
@@ -58,6 +63,8 @@ class FdSender:
             self._ensure_writable()
 
     def _try_send(self, conn: socket.socket, payload: bytes) -> bool:
+        """Send ``conn`` to the worker: True once it is no longer ours (sent, or dropped because
+        it cannot be sent at all), False to keep it for later (channel full, or broken)."""
         channel = self.channel
         assert channel is not None
         try:
@@ -65,9 +72,15 @@ class FdSender:
         except (BlockingIOError, InterruptedError):
             return False
         except OSError as exc:
-            log.info("hand-over failed (%s); the worker is going away", exc)
-            return False
-        conn.close()  # the worker has its own descriptor now
+            if exc.errno in _CHANNEL_GONE:
+                # The worker died and the master has not reaped it yet: keep the connection for
+                # its successor, and stop watching a channel that will never take anything
+                # (it would be reported writable at once, forever: a busy loop).
+                log.info("hand-over failed (%s); the worker is going away", exc)
+                self.detach()
+                return False
+            log.warning("hand-over of a connection failed (%s); dropping it", exc)
+        conn.close()  # the worker has its own descriptor now (or the connection is lost)
         return True
 
     def _ensure_writable(self) -> None:

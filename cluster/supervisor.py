@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from eio.net.stream import Stream
 from eio.net.timers import TimerHandle
 
 from .bus import BUS_MAX_BUFFER
-from .fdpass import FdSender
+from .fdpass import MAX_QUEUED, FdSender
 from .frames import ALL, MASTER, Frame, FrameDecoder, FrameError, Kind, encode_frame, encode_json
 from .sticky import MAX_PEEK, forwarded_client, head_complete, slot_for
 from .worker import AppFactory, run_worker
@@ -39,6 +40,9 @@ CRASH_LOOP_WINDOW = 2.0
 MAX_RESTART_DELAY = 5.0
 #: Seconds a trusted-proxy connection may take to send its request head.
 PEEK_TIMEOUT = 10.0
+#: First and longest pause before peeking again at an incomplete request head.
+PEEK_RETRY = 0.005
+PEEK_RETRY_MAX = 0.1
 
 
 @dataclass(frozen=True)
@@ -54,14 +58,16 @@ class ClusterConfig:
     trusted_proxy: bool = False
     #: Seconds workers get to close their clients at shutdown before they are killed.
     shutdown_timeout: float = 5.0
+    #: Connections kept for a worker that is busy or restarting; beyond that they are closed.
+    max_queued: int = MAX_QUEUED
 
 
 class _Slot:
-    def __init__(self, reactor: Reactor, index: int) -> None:
+    def __init__(self, reactor: Reactor, index: int, max_queued: int) -> None:
         self.index = index
         self.id = index + 1
         self.pid: int | None = None
-        self.sender = FdSender(reactor)
+        self.sender = FdSender(reactor, max_queued)
         self.link: Stream | None = None
         self.started_at = 0.0
         self.failures = 0
@@ -95,13 +101,21 @@ class _HubLink:
 
 
 class _Peeker:
-    """Trusted-proxy mode: peek (without consuming) at the request head for the client address."""
+    """Trusted-proxy mode: peek (without consuming) at the request head for the client address.
+
+    Peeking leaves the bytes in the socket, so while the head is incomplete the socket stays
+    readable: waiting for readability again would spin. Instead the peeker stops watching the
+    socket and peeks again a moment later (sooner after progress), until ``PEEK_TIMEOUT``.
+    """
 
     def __init__(self, supervisor: Supervisor, conn: socket.socket, peer: tuple[str, int] | None):
         self.supervisor = supervisor
         self.conn = conn
         self.peer = peer
         self.timer = supervisor.reactor.call_later(PEEK_TIMEOUT, self.give_up)
+        self.retry_timer: TimerHandle | None = None
+        self.retry_delay = PEEK_RETRY
+        self.seen = 0
         conn.setblocking(False)
         supervisor.reactor.register(conn, self)
         supervisor._peekers.add(self)
@@ -118,23 +132,58 @@ class _Peeker:
             self.give_up()
             return
         if not head_complete(head):
+            if _peer_gone(self.conn):
+                self.give_up()
+                return
+            if len(head) > self.seen:
+                self.seen = len(head)
+                self.retry_delay = PEEK_RETRY
+            reactor = self.supervisor.reactor
+            reactor.unregister(self.conn)
+            self.retry_timer = reactor.call_later(self.retry_delay, self._peek_again)
+            self.retry_delay = min(self.retry_delay * 2, PEEK_RETRY_MAX)
             return
         self.done()
         client = forwarded_client(head)
         peer = (client, self.peer[1] if self.peer else 0) if client else self.peer
         self.supervisor._route(self.conn, peer)
 
+    def _peek_again(self) -> None:
+        self.retry_timer = None
+        self.supervisor.reactor.register(self.conn, self)
+
     def on_writable(self) -> None:  # pragma: no cover - registered for reading only
         pass
 
     def done(self) -> None:
         self.timer.cancel()
+        if self.retry_timer is not None:
+            self.retry_timer.cancel()
+            self.retry_timer = None
         self.supervisor.reactor.unregister(self.conn)
         self.supervisor._peekers.discard(self)
 
     def give_up(self) -> None:
         self.done()
         self.conn.close()
+
+
+def _peer_gone(conn: socket.socket) -> bool:
+    """Has the client reset the connection, or closed its side (so the head will never end)?
+    Peeking cannot tell: it returns the same bytes again."""
+    try:
+        if conn.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            return True
+        if sys.platform == "linux" and hasattr(socket, "TCP_INFO"):
+            state = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+            return state in _TCP_PEER_CLOSED
+    except OSError:
+        return True
+    return False
+
+
+#: Linux TCP states after the peer's FIN or RST: CLOSE, CLOSE_WAIT, LAST_ACK.
+_TCP_PEER_CLOSED = frozenset((7, 8, 9))
 
 
 class Supervisor:
@@ -151,7 +200,9 @@ class Supervisor:
         self.app_factory = app_factory
         self.on_listening = on_listening
         self.reactor = Reactor()
-        self.slots = [_Slot(self.reactor, index) for index in range(config.workers)]
+        self.slots = [
+            _Slot(self.reactor, index, config.max_queued) for index in range(config.workers)
+        ]
         self._round_robin = itertools.cycle(range(config.workers))
         self._listener: Listener | None = None
         self._peekers: set[_Peeker] = set()
