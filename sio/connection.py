@@ -9,9 +9,10 @@ from eio import DisconnectReason as EngineReason
 from eio import EngineSocket
 
 from .errors import PacketError
+from .protocol.binary import has_binary
 from .protocol.decoder import PacketDecoder
 from .protocol.encoder import encode_messages
-from .protocol.packet import Packet, PacketType
+from .protocol.packet import Packet, PacketType, encode_text
 from .reasons import DisconnectReason
 
 if TYPE_CHECKING:
@@ -96,11 +97,20 @@ class Connection:
 
     def send_packet(self, packet: Packet) -> None:
         conn = self.conn
+        if not has_binary(packet.data):  # the usual case: one text message
+            conn.send(encode_text(packet))
+            return
         for message in encode_messages(packet):
             if isinstance(message, str):
                 conn.send(message)
             else:
                 conn.send_binary(message)
+
+    def disconnect(self) -> None:
+        """Disconnect every socket (a DISCONNECT packet each), then close the connection."""
+        for socket in list(self.sockets.values()):
+            socket.disconnect()
+        self.close(DisconnectReason.FORCED_SERVER_CLOSE)
 
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_SERVER_CLOSE) -> None:
         """Close the Engine.IO connection; every socket leaves with ``reason``."""

@@ -91,6 +91,11 @@ class EventHandlers:
     def has(self, event: str) -> bool:
         return bool(self._handlers.get(event))
 
+    @property
+    def empty(self) -> bool:
+        """No handler and no catch-all listener at all."""
+        return not self._handlers and not self._any
+
     def emit_local(self, event: str, *args: Any) -> None:
         """Call the handlers of a local event (connect, disconnect, errors...)."""
         for handler, _ in list(self._handlers.get(event, ())):
@@ -129,6 +134,21 @@ class EventHandlers:
                     ack(result)
         if ack is not None and not answered and not taken:
             ack()  # every handler returned None: acknowledge with no arguments
+
+
+class AckOnce:
+    """An acknowledgement function that sends at most once: ``send(args)``, ``args`` a list."""
+
+    __slots__ = ("_send", "sent")
+
+    def __init__(self, send: Callable[[list[Any]], None]) -> None:
+        self._send = send
+        self.sent = False
+
+    def __call__(self, *args: Any) -> None:
+        if not self.sent:
+            self.sent = True
+            self._send(list(args))
 
 
 def make_ack(send: Callable[[list[Any]], None]) -> Ack:

@@ -13,7 +13,7 @@ from eio.protocol.request import parse_query
 
 from .broadcast import BroadcastOperator, rooms_of
 from .errors import AckTimeoutError
-from .events import Ack, EventHandlers, call_safely, make_ack
+from .events import Ack, EventHandlers, call_safely
 from .protocol.packet import RESERVED_EVENTS, Packet, PacketType
 from .reasons import DisconnectReason
 
@@ -259,11 +259,13 @@ class Socket:
         return self.conn.transport
 
     def disconnect(self, close: bool = False) -> None:
-        """Leave the namespace ("server namespace disconnect"); ``close``: end the connection."""
+        """Leave the namespace ("server namespace disconnect"); ``close``: every socket of the
+        connection leaves that way (the client gets a DISCONNECT for each, so it does not
+        reconnect), then the connection closes, as the reference server does."""
         if not self.connected:
             return
         if close:
-            self.client.close(DisconnectReason.FORCED_SERVER_CLOSE)
+            self.client.disconnect()
             return
         self.packet(Packet(PacketType.DISCONNECT, self.nsp.name))
         self._on_close(DisconnectReason.SERVER_NAMESPACE_DISCONNECT)
@@ -318,14 +320,14 @@ class Socket:
         shared = self.nsp.event_handlers
         if shared.has(event):
             # Namespace-level handlers answer the ack; this socket's own ones just listen.
-            self._events.dispatch(event, args, None, self)
+            if not self._events.empty:
+                self._events.dispatch(event, args, None, self)
             shared.dispatch(event, args, ack, self, (self,))
         else:
             self._events.dispatch(event, args, ack, self)
 
     def _make_ack(self, ack_id: int) -> Ack:
-        name = self.nsp.name
-        return make_ack(lambda args: self.packet(Packet(PacketType.ACK, name, args, ack_id)))
+        return _SocketAck(self, ack_id)
 
     def _emit_local(self, event: str, *args: Any) -> None:
         self._events.emit_local(event, *args)
@@ -340,6 +342,23 @@ class Socket:
         self.client._remove(self)
         self.connected = False
         self._emit_local("disconnect", reason)
+
+
+class _SocketAck:
+    """The acknowledgement of one event: an ACK packet, at most once."""
+
+    __slots__ = ("ack_id", "sent", "socket")
+
+    def __init__(self, socket: Socket, ack_id: int) -> None:
+        self.socket = socket
+        self.ack_id = ack_id
+        self.sent = False
+
+    def __call__(self, *args: Any) -> None:
+        if not self.sent:
+            self.sent = True
+            socket = self.socket
+            socket.packet(Packet(PacketType.ACK, socket.nsp.name, list(args), self.ack_id))
 
 
 class _TimedEmitter:

@@ -12,12 +12,24 @@ __all__ = ["deconstruct", "has_binary", "reconstruct"]
 _BINARY = (bytes, bytearray, memoryview)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def has_binary(data: Any, _depth: int = 0) -> bool:
     """Is there binary anywhere in ``data`` (lists, tuples and dicts are searched)?"""
+    kind = type(data)
+    if kind in _SCALARS:
+        return False
     if isinstance(data, _BINARY):
         return True
     if _depth > MAX_DEPTH:
         raise ValueError("data nested too deeply")
+    if kind is list or kind is tuple:  # the usual emit arguments: skip scalars without a call
+        scalars = _SCALARS
+        for item in data:  # noqa: SIM110 - a loop skips scalars without any() frame overhead
+            if type(item) not in scalars and has_binary(item, _depth + 1):
+                return True
+        return False
     if isinstance(data, (list, tuple)):
         return any(has_binary(item, _depth + 1) for item in data)
     if isinstance(data, dict):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple
 
@@ -64,8 +65,32 @@ class Packet(NamedTuple):
 
 _TYPES = {str(int(t)): t for t in PacketType}
 _BINARY_TYPES = (PacketType.BINARY_EVENT, PacketType.BINARY_ACK)
-_JSON_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 _JSON_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def _not_serializable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _make_encoder() -> Callable[[Any], str]:
+    """``json.dumps(separators=(",", ":"), ensure_ascii=False, allow_nan=False)`` without
+    rebuilding the C encoder on every call, as ``JSONEncoder.encode`` does. No cycle markers:
+    a cycle ends in RecursionError instead of ValueError."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has the C accelerator
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    encode_string = json.encoder.encode_basestring
+    chunks = make(None, _not_serializable, encode_string, None, ":", ",", False, False, False)
+
+    def encode(value: Any) -> str:
+        if type(value) is str:
+            return str(encode_string(value))
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_JSON_ENCODE = _make_encoder()
 
 
 def _reject_constant(name: str) -> Any:
@@ -73,7 +98,22 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_JSON_DECODE = json.JSONDecoder(parse_constant=_reject_constant).decode
+_SCAN = json.JSONDecoder(parse_constant=_reject_constant).scan_once  # type: ignore[attr-defined]
+_JSON_WHITESPACE = " \t\n\r"
+
+
+def _JSON_DECODE(text: str) -> Any:
+    """``json.loads`` minus its Python-level wrapping (whitespace allowed around the value)."""
+    start = 0
+    if text[:1] in _JSON_WHITESPACE:
+        start = len(text) - len(text.lstrip(_JSON_WHITESPACE))
+    try:
+        value, end = _SCAN(text, start)
+    except StopIteration as exc:
+        raise ValueError("invalid JSON") from exc
+    if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+        raise ValueError("extra data after the JSON value")
+    return value
 
 
 def dumps(data: Any) -> str:
@@ -110,9 +150,20 @@ def _finite(value: Any, active: set[int]) -> Any:
     return result
 
 
+_TYPE_CHARS = {t: str(int(t)) for t in PacketType}
+
+
 def encode_text(packet: Packet) -> str:
     """The text part of a packet (attachments travel separately, see ``binary.py``)."""
-    parts = [str(int(packet.type))]
+    kind = packet.type
+    if kind is PacketType.EVENT or kind is PacketType.ACK:  # the hot path: no attachment count
+        head = _TYPE_CHARS[kind]
+        if packet.namespace != "/":
+            head += packet.namespace + ","
+        if packet.id is not None:
+            head += str(packet.id)
+        return head if packet.data is None else head + dumps(packet.data)
+    parts = [_TYPE_CHARS[kind]]
     if packet.type in _BINARY_TYPES:
         parts.append(f"{packet.attachments}-")
     if packet.namespace != "/":
@@ -197,6 +248,10 @@ def _depth_exceeds(data: Any, limit: int) -> bool:
 
 
 def _check_payload(packet_type: PacketType, data: Any) -> None:
+    if packet_type is PacketType.EVENT and type(data) is list and data:  # the hot path
+        name = data[0]
+        if type(name) is str and name not in RESERVED_EVENTS:
+            return
     if packet_type is PacketType.CONNECT:
         ok = data is None or isinstance(data, dict)
     elif packet_type is PacketType.DISCONNECT:
