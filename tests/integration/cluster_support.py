@@ -190,6 +190,18 @@ class Cluster(Proc):
         for worker in range(1, workers + 1):
             self.expect(rf"worker {worker} started \(pid \d+\)")
         wait_until(lambda: len(children_of(self.pid)) == workers, what="workers forked")
+        if "round-robin" not in argv:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Every worker answers (so it runs its loop, with its signal handlers in place): the
+        master logs "started" right after the fork, before the worker has set itself up."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        if ":" in host:
+            return  # only ::1 to connect from: it reaches one worker
+        for worker, (ip,) in source_addresses(self.workers, 1).items():
+            status, body = http_request(host, self.port, source=ip)
+            assert (status, body) == (200, f"worker: {worker}\n".encode())
 
     def worker_pids(self) -> dict[int, int]:
         """Worker id -> pid of its latest process, from the master's log."""
