@@ -85,9 +85,13 @@ def install_chat(io: sio.Server) -> None:
         return args
 
     @io.on_event("who")
-    def who(socket: sio.Socket, *_: Any) -> list[str]:
-        sockets = io.sockets.fetch_sockets() or []
-        return sorted(_display_name(s) for s in sockets if s.connected)
+    def who(socket: sio.Socket, *_: Any, ack: Any) -> None:
+        # Every worker's sockets (in a cluster the others answer over the bus).
+        def answer(sockets: list[Any], error: BaseException | None) -> None:
+            names = {str(s.data.get("user") or f"guest-{s.id[:6]}") for s in sockets}
+            ack(sorted(names))
+
+        io.sockets.fetch_sockets(callback=answer)
 
     @io.on_event("join")
     def join(socket: sio.Socket, room: Any = None, *_: Any) -> str:

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 Middleware = Callable[..., Any]
 
 CONNECTION_EVENTS = ("connection", "connect")
-ConnectionHandler = TypeVar("ConnectionHandler", bound=Callable[[Socket], Any])
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -71,14 +70,12 @@ class Namespace:
     # -- registration ---------------------------------------------------------------------------
 
     @overload
-    def on(self, event: str) -> Callable[[ConnectionHandler], ConnectionHandler]: ...
+    def on(self, event: str) -> Callable[[F], F]: ...
 
     @overload
-    def on(self, event: str, handler: ConnectionHandler) -> ConnectionHandler: ...
+    def on(self, event: str, handler: F) -> F: ...
 
-    def on(
-        self, event: str, handler: ConnectionHandler | None = None
-    ) -> ConnectionHandler | Callable[[ConnectionHandler], ConnectionHandler]:
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """``connection`` (alias ``connect``) handlers get each new socket; any other event is
         a server-side event sent by another server with ``server_side_emit`` (usable as a
         decorator)."""
@@ -87,7 +84,7 @@ class Namespace:
                 return self.server_side_handlers.on(event)
             return self.server_side_handlers.on(event, handler)
 
-        def register(fn: ConnectionHandler) -> ConnectionHandler:
+        def register(fn: F) -> F:
             self._connection_handlers.append(fn)
             return fn
 

@@ -35,7 +35,7 @@ from eio.protocol.request import parse_query
 from .adapter import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
 from .connection import Connection
-from .namespace import ConnectionHandler, Middleware, Namespace, ParentNamespace
+from .namespace import Middleware, Namespace, ParentNamespace
 from .protocol.packet import MAX_ATTACHMENTS, Packet, PacketType
 from .socket import Socket
 
@@ -141,14 +141,12 @@ class Server:
         return dict(self._nsps)
 
     @overload
-    def on(self, event: str) -> Callable[[ConnectionHandler], ConnectionHandler]: ...
+    def on(self, event: str) -> Callable[[F], F]: ...
 
     @overload
-    def on(self, event: str, handler: ConnectionHandler) -> ConnectionHandler: ...
+    def on(self, event: str, handler: F) -> F: ...
 
-    def on(
-        self, event: str, handler: ConnectionHandler | None = None
-    ) -> ConnectionHandler | Callable[[ConnectionHandler], ConnectionHandler]:
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """``connection`` handlers of the main namespace (usable as a decorator)."""
         if handler is None:
             return self.sockets.on(event)
