@@ -184,13 +184,13 @@ def make_app(
     io.of(re.compile(r"/dyn-\w+")).on("connection", on_connection)
 
     # (Server.on is typed for connection handlers only; other events are server-side ones.)
-    @io.on("probe")  # type: ignore[type-var]
+    @io.on("probe")
     def probe(origin: int, mode: str, ack: Callable[..., None]) -> None:
         log.info("probe %s received by worker %d", mode, worker)
         if mode != f"hang:{worker}":
             ack({"worker": worker, "origin": origin})
 
-    @io.on("note")  # type: ignore[type-var]
+    @io.on("note")
     def on_note(origin: int, text: str) -> None:
         io.local.emit("note", worker, origin, text)
 
