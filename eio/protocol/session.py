@@ -259,11 +259,11 @@ class Session:
         elif self.transport is not TransportName.POLLING:
             reply = [NOOP_PACKET]  # upgraded: release the poll; the queue goes over websocket
         elif self._queue:
+            # Closing: CLOSE waits for the next poll, as with the reference server (it drains
+            # the queue, then closes on the next writable poll). A client handles a payload's
+            # packets after its CLOSE (the official one dispatches Socket.IO packets a tick
+            # later), so a DISCONNECT in the same payload would come too late.
             reply = self.take_pending()
-            if self.ready_state is ReadyState.CLOSING:
-                reply.append(CLOSE_PACKET)
-                self.ready_state = ReadyState.CLOSED
-                self._clear_deadlines()
         elif self.ready_state is ReadyState.CLOSING:
             reply = [CLOSE_PACKET]
             self.ready_state = ReadyState.CLOSED
