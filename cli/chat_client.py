@@ -80,6 +80,7 @@ class ChatClient:
         transports: tuple[str, ...] = ("polling", "websocket"),
         path: str = "/socket.io/",
         reconnection_attempts: float = math.inf,
+        reconnection_delay: float = 1.0,
         stdin: IO[str] | None = None,
         out: IO[str] | None = None,
         err: IO[str] | None = None,
@@ -97,6 +98,8 @@ class ChatClient:
             transports=transports,
             path=path,
             reconnection_attempts=reconnection_attempts,
+            reconnection_delay=reconnection_delay,
+            reconnection_delay_max=max(5.0, reconnection_delay),
         )
         self.socket: ClientSocket = self.manager.socket("/", {"user": user})
         self.exit_code = 0

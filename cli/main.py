@@ -155,6 +155,14 @@ def server(
     help="Reconnection attempts before giving up (0: never give up).",
 )
 @click.option(
+    "--reconnection-delay",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds before the first reconnection attempt; doubled at each attempt up to 5 s, "
+    "each delay randomised by +-50%.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(LEVELS),
     default="warning",
@@ -162,7 +170,13 @@ def server(
     help="Logging threshold for protocol details (on stderr).",
 )
 def client(
-    user: str, url: str, transports: str, path: str, reconnection_attempts: int, log_level: str
+    user: str,
+    url: str,
+    transports: str,
+    path: str,
+    reconnection_attempts: int,
+    reconnection_delay: float,
+    log_level: str,
 ) -> None:
     """Chat from the terminal: each line you type is sent as a "chat message"; messages from
     others are printed as they arrive. Commands: /who /join ROOM /leave /ping /quit /help.
@@ -179,6 +193,7 @@ def client(
         transports=names,
         path=path,
         reconnection_attempts=reconnection_attempts or math.inf,
+        reconnection_delay=reconnection_delay,
     )
     exit_now(chat.run())
 

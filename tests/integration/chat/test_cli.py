@@ -146,7 +146,7 @@ def test_client_without_a_server_gives_up() -> None:
     gone = chat_server_process()
     url = gone.url
     gone.stop()
-    a = chat_client(url, "UserA", "--reconnection-attempts", "1")
+    a = chat_client(url, "UserA", "--reconnection-attempts", "1", "--reconnection-delay", "0.1")
     with running(a.stop):
         a.expect_err("connection failed")
         a.expect_err("gave up reconnecting")
@@ -198,3 +198,24 @@ def test_help_explains_every_option_with_its_default(command: tuple[str, ...]) -
         assert "default" in described.lower() or "[required]" in described, (
             f"{' '.join(command)} --help: {flag} does not state its default: {described!r}"
         )
+
+
+def test_client_reconnects_to_a_restarted_server() -> None:
+    first = chat_server_process()
+    b = chat_client(first.url, "UserB", "--reconnection-delay", "0.2")
+    with running(b.stop):
+        b.expect_err("connected to")
+        assert first.stop() == 0
+        b.expect_err("disconnected:")
+        b.expect_err("reconnecting (attempt 1)")
+        second = chat_server_process(first.port)
+        with running(second):
+            b.expect_err("connected to")
+            a = chat_client(second.url, "UserA", "--transports", "websocket")
+            with running(a.stop):
+                a.write("back again")
+                a.close_stdin()
+                assert a.wait() == 0
+            assert b.expect_line("from UserA") == "back again from UserA"
+            b.close_stdin()
+            assert b.wait() == 0
