@@ -22,7 +22,7 @@ class DisconnectReason(StrEnum):
     PARSE_ERROR = "parse error"
     #: The server closed the Engine.IO connection.
     FORCED_CLOSE = "forced close"
-    #: The server closed the connection itself (``disconnect(close=True)``, protocol misuse).
+    #: The server closed the connection itself (no namespace joined within connect_timeout).
     FORCED_SERVER_CLOSE = "forced server close"
     #: The server is stopping.
     SERVER_SHUTTING_DOWN = "server shutting down"

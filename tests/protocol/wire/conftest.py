@@ -1,4 +1,4 @@
-"""The Engine.IO wire conformance suite: the same black-box tests against our server or Node's.
+"""The wire conformance suite: the same black-box tests against our server or Node's.
 
 ``--target ours`` (the default) runs ``servers/eio_server.py``; ``--target node`` runs
 ``tests/node/eio_server.js`` (the official ``engine.io`` package). Either is a subprocess built
@@ -9,7 +9,12 @@ from a JSON config whose keys are the reference server's option names:
 ``allowRequest`` (``{"denyHeader": name, "message": text}``: refuse handshakes carrying that
 header), ``httpCompression`` (``false`` or ``{"threshold": bytes}``), ``perMessageDeflate``.
 
-One server runs per distinct config per session, started on first use and stopped at the end.
+The Socket.IO tests use the ``sio`` kind of server (``server_factory(kind="sio", ...)``):
+``servers/sio_server.py`` or ``tests/node/sio_wire_server.js`` (the official ``socket.io``
+package), running the same app, with ``connectTimeout`` (ms) and ``maxAttachments`` as well.
+
+One server runs per distinct kind and config per session, started on first use and stopped at
+the end.
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from .helpers import Server
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 NODE_DIR = REPO / "tests" / "node"
-OUR_LAUNCHER = HERE / "servers" / "eio_server.py"
-NODE_LAUNCHER = NODE_DIR / "eio_server.js"
+#: kind -> (our launcher, Node launcher, the npm package the Node one needs)
+LAUNCHERS = {
+    "eio": (HERE / "servers" / "eio_server.py", NODE_DIR / "eio_server.js", "engine.io"),
+    "sio": (HERE / "servers" / "sio_server.py", NODE_DIR / "sio_wire_server.js", "socket.io"),
+}
 
 #: Seconds a server may take to print its ``listening on`` line.
 STARTUP_TIMEOUT = 15.0
@@ -50,6 +58,19 @@ DEFAULT_PROFILE: dict[str, Any] = {
 
 #: The default profile with a heartbeat too slow to get in the way of multi-step tests.
 RELAXED = {"pingInterval": 20_000, "pingTimeout": 20_000}
+
+#: The Socket.IO suite's server: ``/socket.io/``, a heartbeat out of the way (tests that need
+#: one ask for it), connectTimeout 1 s, maxHttpBufferSize 1e6, any origin.
+SIO_PROFILE: dict[str, Any] = {
+    "path": "/socket.io/",
+    "pingInterval": 20_000,
+    "pingTimeout": 20_000,
+    "connectTimeout": 1000,
+    "maxHttpBufferSize": 1_000_000,
+    "cors": {"origin": "*", "credentials": True},
+}
+
+PROFILES = {"eio": DEFAULT_PROFILE, "sio": SIO_PROFILE}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -122,15 +143,16 @@ def _read_listening_line(proc: subprocess.Popen[bytes], log: Path) -> tuple[str,
     return host, int(port)
 
 
-def _command(target: str, config_json: str) -> list[str]:
+def _command(target: str, kind: str, config_json: str) -> list[str]:
+    ours, theirs, package = LAUNCHERS[kind]
     if target == "ours":
-        return [sys.executable, str(OUR_LAUNCHER), config_json]
+        return [sys.executable, str(ours), config_json]
     node = shutil.which("node")
     if node is None:
         pytest.fail("--target node needs node on PATH")
-    if not (NODE_DIR / "node_modules" / "engine.io").is_dir():
+    if not (NODE_DIR / "node_modules" / package).is_dir():
         pytest.fail("--target node needs the npm test packages: run `make npm`")
-    return [node, str(NODE_LAUNCHER), config_json]
+    return [node, str(theirs), config_json]
 
 
 ServerFactory = Callable[..., Server]
@@ -145,15 +167,17 @@ def target(pytestconfig: pytest.Config) -> str:
 def server_factory(
     target: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerFactory]:
-    """``server_factory(**overrides)``: the server for the default profile plus ``overrides``."""
+    """``server_factory(kind="eio", **overrides)``: the server of that kind for its default
+    profile plus ``overrides`` (a None value drops a key)."""
     cache: dict[str, Server] = {}
     processes: list[_Process] = []
     logs = tmp_path_factory.mktemp(f"eio-servers-{target}")
 
-    def start(**overrides: Any) -> Server:
-        config = {**DEFAULT_PROFILE, **overrides}
+    def start(kind: str = "eio", **overrides: Any) -> Server:
+        config = {**PROFILES[kind], **overrides}
         config = {key: value for key, value in config.items() if value is not None}
-        key = json.dumps(config, sort_keys=True)
+        config_json = json.dumps(config, sort_keys=True)
+        key = f"{kind} {config_json}"
         server = cache.get(key)
         if server is not None:
             return server
@@ -161,7 +185,7 @@ def server_factory(
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with log.open("wb") as stderr:
             proc = subprocess.Popen(
-                _command(target, key),
+                _command(target, kind, config_json),
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 stdin=subprocess.DEVNULL,
@@ -193,3 +217,9 @@ def server(server_factory: ServerFactory) -> Server:
 def relaxed(server_factory: ServerFactory) -> Server:
     """The default profile with a 20 s heartbeat, for tests with many steps."""
     return server_factory(**RELAXED)
+
+
+@pytest.fixture
+def sio_server(server_factory: ServerFactory) -> Server:
+    """The Socket.IO suite's server (``SIO_PROFILE``)."""
+    return server_factory(kind="sio")
