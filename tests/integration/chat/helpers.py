@@ -6,6 +6,7 @@ Every wait is bounded: a recorder's ``expect`` and a process's ``expect_line`` r
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -252,6 +253,16 @@ def install_features(io: sio.Server) -> None:
 # -- subprocesses ---------------------------------------------------------------------------------
 
 
+#: Processes not stopped yet: a failing test's are stopped when the test run ends.
+_LIVE: set[Process] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for process in list(_LIVE):
+        process.stop()
+
+
 class Process:
     """A subprocess whose stdout and stderr lines are read into queues by threads."""
 
@@ -269,6 +280,7 @@ class Process:
             cwd=REPO,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
+        _LIVE.add(self)
         self.stdout: queue.Queue[str | None] = queue.Queue()
         self.stderr: queue.Queue[str | None] = queue.Queue()
         self.out_lines: list[str] = []
@@ -359,6 +371,7 @@ class Process:
 
     def stop(self) -> None:
         """Terminate (then kill) if still running."""
+        _LIVE.discard(self)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -385,7 +398,11 @@ class ServerProcess:
 
     def __init__(self, proc: Process) -> None:
         self.proc = proc
-        self.host, self.port = listening_address(proc)
+        try:
+            self.host, self.port = listening_address(proc)
+        except BaseException:
+            proc.stop()
+            raise
         self.url = f"http://{self.host}:{self.port}"
 
     def stop(self) -> int:

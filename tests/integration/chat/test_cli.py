@@ -203,7 +203,7 @@ def test_help_explains_every_option_with_its_default(command: tuple[str, ...]) -
 def test_client_reconnects_to_a_restarted_server() -> None:
     first = chat_server_process()
     b = chat_client(first.url, "UserB", "--reconnection-delay", "0.2")
-    with running(b.stop):
+    with running(first.proc.stop, b.stop):
         b.expect_err("connected to")
         assert first.stop() == 0
         b.expect_err("disconnected:")

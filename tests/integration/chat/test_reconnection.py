@@ -15,7 +15,7 @@ from eio import Reactor
 from sio.client import Backoff, Manager
 
 from .conftest import ClientFactory, ServerFactory
-from .helpers import Loop, Recorder, chat_server_process, install_features
+from .helpers import Loop, Recorder, chat_server_process, install_features, running
 
 #: Reconnection options that keep these tests fast.
 FAST = {"reconnection_delay": 0.05, "reconnection_delay_max": 0.2}
@@ -66,9 +66,10 @@ def test_reconnects_to_a_restarted_server_and_sends_offline_emits(
     client_factory: ClientFactory, server_factory: ServerFactory, loop: Loop
 ) -> None:
     first = chat_server_process()
-    a, a_events = client_factory(first.url, auth={"user": "A"}, **FAST)
-    a_events.expect("connect")
-    assert first.stop() == 0  # SIGTERM: a clean exit
+    with running(first.proc.stop):
+        a, a_events = client_factory(first.url, auth={"user": "A"}, **FAST)
+        a_events.expect("connect")
+        assert first.stop() == 0  # SIGTERM: a clean exit
     # "transport close" when the server's CLOSE reaches us, "transport error" when it stopped
     # between two polls (the next request finds nobody listening).
     (reason,) = a_events.expect("disconnect")
