@@ -256,3 +256,25 @@ def test_socket_connects_again_after_leaving(
     loop.call(socket.connect)
     events.expect("connect")
     assert loop.call(lambda: socket.id) not in (None, first_id)
+
+
+def test_acks_of_lost_emits_fail_on_disconnect(
+    client_factory: ClientFactory, server_factory: ServerFactory, loop: Loop
+) -> None:
+    first = server_factory()
+    socket, events = client_factory(first.url, **FAST)
+    events.expect("connect")
+    acks = Recorder()
+    # Nobody answers "nothing": the acks wait, until the connection goes.
+    loop.call(socket.emit, "nothing", callback=acks.handler("timed"), timeout=30.0)
+    loop.call(socket.emit, "nothing", callback=acks.handler("untimed"))
+    first.stop()
+    events.expect("disconnect")
+    (error,) = acks.expect("timed", timeout=1.0)  # at once, not after 30 s
+    assert str(error) == "socket has been disconnected"
+    # An emit made while offline keeps its ack: it goes out on reconnection.
+    loop.call(socket.emit, "echo", 1, callback=acks.handler("buffered"), timeout=30.0)
+    server_factory(port=first.port)
+    events.expect("connect")
+    assert acks.expect("buffered") == (None, 1)
+    assert "untimed" not in [name for name, _ in acks.drain()]
