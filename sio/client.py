@@ -79,8 +79,9 @@ class Manager(ClientListener):
     """One connection to a Socket.IO server, shared by the namespace sockets it creates.
 
     Events (``manager.on(...)``): ``open``, ``upgrade`` (transport), ``ping``, ``close``
-    (reason), ``error`` (error), ``reconnect_attempt`` (attempt), ``reconnect`` (attempt),
-    ``reconnect_error`` (error), ``reconnect_failed``.
+    (reason; only for a connection that had opened), ``error`` (why an attempt failed),
+    ``reconnect_attempt`` (attempt), ``reconnect`` (attempt), ``reconnect_error`` (error),
+    ``reconnect_failed``.
 
     Options, with the official client's defaults: ``reconnection`` (True),
     ``reconnection_attempts`` (infinite), ``reconnection_delay`` (1 s) doubling up to
@@ -252,14 +253,16 @@ class Manager(ClientListener):
         self._cancel_open_timer()
         self._decoder.reset()
         was_reconnecting = self._reconnecting
-        if error is not None and not client.sid:
-            # Never opened: the attempt failed.
+        opened = bool(client.sid)
+        if error is not None and not opened:
+            # Never opened: the attempt failed ("error", as the official client, no "close").
             self._events.emit_local("error", error)
             if was_reconnecting:
                 self._events.emit_local("reconnect_error", error)
         for socket in list(self.sockets.values()):
             socket._on_close(reason, error)
-        self._events.emit_local("close", reason)
+        if opened:
+            self._events.emit_local("close", reason)
         if reason != "forced close" and not self._skip_reconnect and self.reconnection:
             self._schedule_reconnect()
 
