@@ -126,6 +126,7 @@ def test_client_commands(server: ServerProcess) -> None:
     assert "nobody in blue hears this from UserB" not in a.out_lines
 
 
+@pytest.mark.node
 def test_client_talks_to_the_tutorial_node_server() -> None:
     server = node_server("chat_server.js")
     b = chat_client(server.url, "UserB")

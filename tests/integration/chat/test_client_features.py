@@ -39,7 +39,7 @@ class Target:
         self.name = name
 
 
-@pytest.fixture(scope="module", params=["ours", "node"])
+@pytest.fixture(scope="module", params=["ours", pytest.param("node", marks=pytest.mark.node)])
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     """The feature server: ours in-process, or the official one in a subprocess."""
     server: ServerHandle | ServerProcess

@@ -60,7 +60,7 @@ class Listener:
         self.events.put("close", reason, error)
 
 
-@pytest.fixture(scope="module", params=["ours", "node"])
+@pytest.fixture(scope="module", params=["ours", pytest.param("node", marks=pytest.mark.node)])
 def echo_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "node":
         server = node_server("eio_server.js", {"path": "/engine.io/"})

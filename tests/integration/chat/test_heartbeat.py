@@ -30,7 +30,11 @@ def processes() -> Iterator[list[ServerProcess]]:
 
 
 @pytest.mark.parametrize(
-    ("target", "transport"), [*(("ours", t) for t in TRANSPORTS), ("node", "upgrade")]
+    ("target", "transport"),
+    [
+        *(("ours", t) for t in TRANSPORTS),
+        pytest.param("node", "upgrade", marks=pytest.mark.node),
+    ],
 )
 def test_client_stays_connected_across_ping_cycles(
     target: str,

@@ -9,6 +9,8 @@ import pytest
 
 from .helpers import NodeClient, ServerProcess, b64, chat_server_process, running
 
+pytestmark = pytest.mark.node
+
 MODES = {
     "upgrade": ["polling", "websocket"],
     "websocket": ["websocket"],
