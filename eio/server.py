@@ -21,6 +21,7 @@ from .net.http import HttpConnection, HttpRequest, HttpResponse
 from .net.listener import Listener, open_listening_socket, tune_accepted
 from .net.reactor import Reactor
 from .net.stream import Stream
+from .net.timers import TimerHandle
 from .net.websocket import WebSocketConnection
 from .outbound import Outbound
 from .protocol.cors import CorsPolicy
@@ -124,7 +125,7 @@ class EngineSocket:
         self._poll_encoding: str | None = None
         self._dirty = False
         self._finalized = False
-        self._timer: object | None = None
+        self._timer: TimerHandle | None = None
         self._timer_when = 0.0
         #: Free for the layer above (Socket.IO keeps its per-connection state here).
         self.data: object = None
@@ -248,13 +249,13 @@ class EngineSocket:
         timer = self._timer
         if deadline is None:
             if timer is not None:
-                timer.cancel()  # type: ignore[attr-defined]
+                timer.cancel()
                 self._timer = None
             return
         if timer is not None:
             if self._timer_when <= deadline:
                 return  # fires first; re-armed then (one timer per session, however busy)
-            timer.cancel()  # type: ignore[attr-defined]
+            timer.cancel()
         self._timer = self.server.reactor.call_at(deadline, self._on_timer)
         self._timer_when = deadline
 
@@ -267,17 +268,18 @@ class EngineSocket:
     # -- events from the session ----------------------------------------------------------------
 
     def _handle(self, event: Event) -> None:
-        kind = type(event)
-        if kind is MessageReceived:
-            data = event.data  # type: ignore[union-attr]
+        if isinstance(event, MessageReceived):
+            data = event.data
             if isinstance(data, str):
                 self._deliver_text(data)
             else:
                 self._deliver_binary(data)
-        elif kind is SessionClosed:
+        elif isinstance(event, SessionClosed):
             self._mark_dirty()
-            self.server.reactor.call_soon(self._notify_closed, event.reason)  # type: ignore[union-attr]
-        elif kind is UpgradeAborted:
+            # Later, not now: a send that failed mid-broadcast must not change the rooms the
+            # broadcast is walking.
+            self.server.reactor.call_soon(self._notify_closed, event.reason)
+        elif isinstance(event, UpgradeAborted):
             candidate, self.candidate = self.candidate, None
             if candidate is not None:
                 candidate.close()
@@ -313,7 +315,7 @@ class EngineSocket:
         if server.sessions.get(self.sid) is self:
             del server.sessions[self.sid]
         if self._timer is not None:
-            self._timer.cancel()  # type: ignore[attr-defined]
+            self._timer.cancel()
             self._timer = None
         if self._poll is not None:
             # A poll parked but never answered (the session closed between polls): release it.
