@@ -60,6 +60,9 @@ TEXT_HEADERS = [("content-type", "text/plain; charset=UTF-8"), ("cache-control",
 OK_HEADERS = [("content-type", "text/html")]
 JSON_HEADERS = [("content-type", "application/json")]
 
+#: Seconds a closing server waits for polling clients to fetch their CLOSE packet.
+CLOSE_GRACE = 1.5
+
 _OPEN = ReadyState.OPEN
 _CLOSED = ReadyState.CLOSED
 
@@ -572,9 +575,16 @@ class EngineIOServer:
         self._listeners.clear()
         for esock in list(self.sessions.values()):
             esock.close(reason)
-        self.reactor.call_soon(self._close_connections)
+        self.reactor.call_soon(self._close_connections, self.reactor.time() + CLOSE_GRACE)
 
-    def _close_connections(self) -> None:
+    def _close_connections(self, deadline: float) -> None:
+        if self.sessions and self.reactor.time() < deadline:
+            # A polling client's next GET (on a keep-alive connection) fetches its CLOSE packet:
+            # keep idle connections open until every session said goodbye, or the grace ends.
+            self.reactor.call_later(0.02, self._close_connections, deadline)
+            return
+        for esock in list(self.sessions.values()):
+            esock._fail(DisconnectReason.SERVER_SHUTDOWN)  # never came back for its CLOSE
         for stream in list(self._streams):
             protocol = stream.protocol
             if isinstance(protocol, HttpConnection) and protocol.request is not None:
