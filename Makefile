@@ -5,18 +5,20 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 NODE_DIR := tests/node
+# The browser the browser interop tests drive (tests/integration/browser): Debian's Chromium.
+CHROMIUM ?= /usr/bin/chromium
 HOST   ?= 127.0.0.1
 PORT   ?= 3000
 
-.PHONY: run test test-ours test-node lint typecheck install install-test npm clean bench-codecs
+.PHONY: run test test-ours test-node lint typecheck install install-test npm chromium clean bench-codecs
 
 run: $(VENV)/.installed
 	$(VENV)/bin/sio-chat server --host $(HOST) --port $(PORT)
 
 # Everything: lint, types, our suite against our server, the conformance suite against Node.
-test: $(VENV)/.installed-test $(NODE_DIR)/node_modules/.installed lint typecheck test-ours test-node
+test: $(VENV)/.installed-test $(NODE_DIR)/node_modules/.installed chromium lint typecheck test-ours test-node
 
-test-ours: $(VENV)/.installed-test $(NODE_DIR)/node_modules/.installed
+test-ours: $(VENV)/.installed-test $(NODE_DIR)/node_modules/.installed chromium
 	$(PY) -m pytest -q tests
 
 # The same conformance suite against the official Node servers: a test that fails here is wrong.
@@ -44,6 +46,21 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Debian's Chromium, once (apt-get, as root); quiet unless it fails. Where it cannot be installed
+# (not root, no apt-get) the browser tests skip and say why; under CI a failed install fails.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the browser tests (apt-get)"; \
+	    log=$$(mktemp); \
+	    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	         apt-get install -y -qq chromium; } >$$log 2>&1; then rm -f $$log; \
+	    else cat $$log; rm -f $$log; echo "chromium install failed"; [ -z "$$CI" ] || exit 1; fi; \
+	  else \
+	    echo "no $(CHROMIUM) and no apt-get as root to install it: the browser tests will skip"; \
+	  fi; \
+	fi
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

@@ -1,0 +1,218 @@
+"""The official socket.io-client 4.x, in a real browser (headless Chromium), against our server.
+
+Each transport mode (the default: polling, then the websocket upgrade; websocket only; polling
+only), from the server's own origin and from another origin that ``cors_allowed_origins``
+allows: three chat clients connect, chat, get acks, send and receive binary, and survive a
+dropped connection. From an origin the server does not allow, the browser cannot connect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import Browser, BrowserChatServer, StartChatServer
+
+#: Transport mode -> the client's ``transports`` option (None: the client's default).
+MODES: dict[str, list[str] | None] = {
+    "default": None,
+    "websocket": ["websocket"],
+    "polling": ["polling"],
+}
+
+#: Each mode's first transport, and the one in use once it has settled.
+TRANSPORTS = {
+    "default": ("polling", "websocket"),
+    "websocket": ("websocket", "websocket"),
+    "polling": ("polling", "polling"),
+}
+
+CLIENT_LEFT = "client namespace disconnect"
+
+
+def _bytes(values: list[int]) -> dict[str, Any]:
+    """An ``ArrayBuffer`` as the page describes it."""
+    return {"$type": "ArrayBuffer", "bytes": values}
+
+
+def _console_errors(result: dict[str, Any]) -> list[str]:
+    return [line for line in result["console"] if line.startswith(("error", "pageerror"))]
+
+
+def run_chat(
+    browser: Browser, page: BrowserChatServer, mode: str, target: BrowserChatServer
+) -> dict[str, Any]:
+    """The chat scenario in a page from ``page`` against ``target`` (the same server or not);
+    checks everything the three clients saw and returns it."""
+    url = None if target is page else target.origin  # None: io() on the page's own origin
+    params = {"scenario": "chat", "url": url, "transports": MODES[mode]}
+    r = browser.run(page.origin + "/", params)
+    console = "\n".join(r["console"])
+    assert "error" not in r, f"{r['error']}\nbrowser console:\n{console}"
+    assert _console_errors(r) == [], console
+    first, settled = TRANSPORTS[mode]
+    upgrade = [] if first == settled else ["websocket"]
+
+    assert r["openTransports"] == [first] * 3
+    assert r["upgrades"] == [upgrade] * 3
+    assert r["transports"] == [settled] * 3
+
+    # A's message reaches B and C, never A; B's reaches A and C (the early one was sent at
+    # once, during the default mode's upgrade).
+    assert r["messages"] == {
+        "A": ["hi from B"],
+        "B": ["early from A", "hello from A"],
+        "C": ["early from A", "hello from A", "hi from B"],
+    }
+
+    for name, info in zip("ABC", r["server"], strict=True):
+        assert info["sid"] == r["ids"][name]
+        assert info["transport"] == settled
+        assert info["auth"] == {"user": name}
+        if url is None and first == "polling":
+            # A same-origin XHR GET (the handshake) carries no Origin header.
+            assert info["origin"] is None
+        else:
+            assert info["origin"] == page.origin
+
+    assert r["ackObject"] == {
+        "text": "ping",
+        "numbers": [1, 2.5, -3, 0],
+        "nested": {"ok": True, "none": None},
+        "unicode": "héllo ✓ 🚀",
+    }
+    assert r["ackArgs"] == ["a", 1, True, None]
+
+    # Binary in (Uint8Array, ArrayBuffer, nested), the same bytes back as ArrayBuffers.
+    assert r["binaryEcho"] == _bytes(list(range(256)))
+    assert r["binaryArgs"] == ["label", _bytes([0, 1, 2]), {"nested": [_bytes([4, 5]), "text"]}]
+    assert r["bigEcho"] == {"type": "[object ArrayBuffer]", "length": 200_000, "equal": True}
+    relayed = [["C", _bytes([9, 8, 7])]]
+    assert r["relayed"] == {"A": relayed, "B": relayed, "C": []}
+
+    # B's connection dropped (engine.close()): it reconnected by itself, as a new socket.
+    reconnect = r["reconnect"]
+    assert reconnect["disconnects"] == ["forced close"]
+    assert reconnect["connects"] == 2
+    assert reconnect["id"] != r["ids"]["B"]
+    assert reconnect["opens"] == [first]
+    assert reconnect["upgrades"] == upgrade
+    assert reconnect["transport"] == settled
+    assert reconnect["notices"] == {"A": ["B left", "B joined"], "C": ["B left", "B joined"]}
+    assert r["afterReconnect"] == {
+        "A": ["back from B"],
+        "B": ["again from A"],
+        "C": ["again from A", "back from B"],
+    }
+
+    assert r["leaveNotices"] == ["A left", "B left"]
+    assert r["disconnects"] == {
+        "A": ["io client disconnect"],
+        "B": ["forced close", "io client disconnect"],
+        "C": ["io client disconnect"],
+    }
+    assert r["connectErrors"] == {"A": [], "B": [], "C": []}
+    check_server_events(target, r, first)
+    return r
+
+
+def check_server_events(server: BrowserChatServer, r: dict[str, Any], first: str) -> None:
+    """What the server saw of the chat scenario: four connections (B twice), four leaves."""
+    a, b, c, b2 = r["ids"]["A"], r["ids"]["B"], r["ids"]["C"], r["reconnect"]["id"]
+    events = server.next_events(8)
+    assert sorted(events[:3]) == sorted(("connection", sid, first) for sid in (a, b, c))
+    assert events[3] == ("disconnect", b, "transport close")
+    assert events[4] == ("connection", b2, first)
+    assert sorted(events[5:7]) == sorted(
+        [("disconnect", a, CLIENT_LEFT), ("disconnect", b2, CLIENT_LEFT)]
+    )
+    # C left last, as the page closed: its DISCONNECT may or may not have made it out first.
+    assert events[7][:2] == ("disconnect", c)
+    assert events[7][2] in (CLIENT_LEFT, "transport close", "transport error")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_chat_same_origin(browser: Browser, start_chat_server: StartChatServer, mode: str) -> None:
+    server = start_chat_server()
+    run_chat(browser, server, mode, server)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_chat_cross_origin_allowed(
+    browser: Browser, start_chat_server: StartChatServer, mode: str
+) -> None:
+    """The page from one server, Socket.IO on another that lists the page's origin."""
+    page = start_chat_server()
+    target = start_chat_server(cors_allowed_origins=[page.origin])
+    run_chat(browser, page, mode, target)
+    page.assert_no_event()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cross_origin_refused_by_default(
+    browser: Browser, start_chat_server: StartChatServer, mode: str
+) -> None:
+    """By default only the server's own origin may connect: the browser blocks the polling
+    handshake (no CORS headers), and the server refuses the websocket handshake itself."""
+    page = start_chat_server()
+    target = start_chat_server()
+    params = {"scenario": "probe", "url": target.origin, "transports": MODES[mode]}
+    r = browser.run(page.origin + "/", params)
+    console = "\n".join(r["console"])
+    assert "error" not in r, f"{r['error']}\n{console}"
+    assert r["connected"] is False
+    assert r["opens"] == []
+    if mode == "websocket":
+        assert r["connectErrors"] == ["websocket error"]
+        assert "Unexpected response code: 403" in console
+    else:
+        assert r["connectErrors"] == ["xhr poll error"]
+        assert f"from origin '{page.origin}' has been blocked by CORS policy" in console
+    target.assert_no_event()
+
+
+def test_cross_origin_with_credentials(
+    browser: Browser, start_chat_server: StartChatServer
+) -> None:
+    """``withCredentials``: the server answers an allowed origin with that origin (never ``*``)
+    and ``Access-Control-Allow-Credentials``, as credentialed CORS requires."""
+    page = start_chat_server()
+    target = start_chat_server(cors_allowed_origins=[page.origin])
+    params = {
+        "scenario": "probe",
+        "url": target.origin,
+        "transports": None,
+        "options": {"withCredentials": True},
+    }
+    r = browser.run(page.origin + "/", params)
+    assert "error" not in r, f"{r['error']}\n" + "\n".join(r["console"])
+    assert r["connected"] is True
+    assert (r["opens"], r["upgrades"], r["transport"]) == (["polling"], ["websocket"], "websocket")
+    assert r["echo"] == "across origins"
+    assert r["server"]["origin"] == page.origin
+    assert _console_errors(r) == []
+
+
+def test_origin_is_scheme_host_and_port(
+    browser: Browser, start_chat_server: StartChatServer
+) -> None:
+    """The page from ``http://localhost:PORT``: ``io()`` to that origin is same-origin (the Host
+    header names it); ``http://127.0.0.1:PORT``, the same server under another name, is not."""
+    server = start_chat_server()
+    port = server.origin.rsplit(":", 1)[1]
+    page_url = f"http://localhost:{port}/"
+
+    # Websocket only: the handshake is the one request that always carries an Origin.
+    same = browser.run(page_url, {"scenario": "probe", "url": None, "transports": ["websocket"]})
+    assert "error" not in same, f"{same['error']}\n" + "\n".join(same["console"])
+    assert same["connected"] is True
+    assert same["echo"] == "across origins"
+    assert same["server"]["origin"] == f"http://localhost:{port}"
+
+    other = browser.run(
+        page_url, {"scenario": "probe", "url": server.origin, "transports": ["polling"]}
+    )
+    assert other["connected"] is False
+    assert other["connectErrors"] == ["xhr poll error"]
+    assert "blocked by CORS policy" in "\n".join(other["console"])
