@@ -198,21 +198,36 @@ def client(
     exit_now(chat.run())
 
 
+def conformance_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--host, --port and --log-level of the conformance servers."""
+    for option in reversed(
+        (
+            click.option(
+                "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+            ),
+            click.option(
+                "--port", default=3000, show_default=True, type=int, help="Port (0: any free)."
+            ),
+            click.option(
+                "--log-level",
+                type=click.Choice(LEVELS),
+                default="warning",
+                show_default=True,
+                help="Logging threshold.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @main.group()
 def conformance() -> None:
     """Servers configured as the official protocol test suites expect them."""
 
 
 @conformance.command("engine.io")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=3000, show_default=True, type=int, help="Port (0: any free port).")
-@click.option(
-    "--log-level",
-    type=click.Choice(LEVELS),
-    default="warning",
-    show_default=True,
-    help="Logging threshold.",
-)
+@conformance_options
 def conformance_engine_io(host: str, port: int, log_level: str) -> None:
     """Engine.IO echo server for socketio/engine.io-protocol's test-suite.
 
@@ -228,15 +243,7 @@ def conformance_engine_io(host: str, port: int, log_level: str) -> None:
 
 
 @conformance.command("socket.io")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=3000, show_default=True, type=int, help="Port (0: any free port).")
-@click.option(
-    "--log-level",
-    type=click.Choice(LEVELS),
-    default="warning",
-    show_default=True,
-    help="Logging threshold.",
-)
+@conformance_options
 def conformance_socket_io(host: str, port: int, log_level: str) -> None:
     """Socket.IO server for socketio/socket.io-protocol's test-suite.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Protocol
 from urllib.parse import urlencode, urlsplit
@@ -148,13 +148,7 @@ class EngineClient:
         else:
             self.transport = "polling"
             self._get = self._http()
-            self._get.request(
-                "GET",
-                self._target("polling"),
-                self._on_handshake,
-                self._on_http_error,
-                headers=self._headers,
-            )
+            self._request_poll(self._on_handshake)
 
     def send(self, data: str) -> None:
         """Send a text message (buffered until the connection is open)."""
@@ -328,12 +322,15 @@ class EngineClient:
         if self._polling:
             return
         self._polling = True
+        self._request_poll(self._on_poll)
+
+    def _request_poll(self, on_result: Callable[[HttpResult], None]) -> None:
         if self._get is None:
             self._get = self._http()
         self._get.request(
             "GET",
             self._target("polling"),
-            self._on_poll,
+            on_result,
             self._on_http_error,
             headers=self._headers,
         )

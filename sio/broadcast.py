@@ -11,7 +11,7 @@ from .protocol.packet import RESERVED_EVENTS, Packet, PacketType
 if TYPE_CHECKING:
     from .socket import Socket
 
-__all__ = ["BroadcastOperator", "rooms_of"]
+__all__ = ["BroadcastOperator", "BroadcastShortcuts", "rooms_of"]
 
 
 def rooms_of(rooms: str | Iterable[str]) -> frozenset[str]:
@@ -100,3 +100,30 @@ class BroadcastOperator:
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the selected sockets (``close``: their whole connection)."""
         self._adapter.disconnect_sockets(self.options, close)
+
+
+class BroadcastShortcuts:
+    """``to`` / ``in_`` / ``except_`` / ``local`` starting from ``_operator()`` (a namespace's
+    selects all its sockets; a socket's, every socket but itself)."""
+
+    __slots__ = ()
+
+    def _operator(self) -> BroadcastOperator:
+        raise NotImplementedError
+
+    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """The sockets in these rooms (each once)."""
+        return self._operator().to(rooms)
+
+    def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Same as ``to``."""
+        return self._operator().to(rooms)
+
+    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Not the sockets in these rooms."""
+        return self._operator().except_(rooms)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only the sockets of this process."""
+        return self._operator().local

@@ -22,7 +22,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from eio import Reactor
@@ -30,7 +30,7 @@ from eio.client import ClientListener, ClientState, EngineClient
 from eio.net.timers import TimerHandle
 
 from .errors import AckTimeoutError, PacketError, SocketIOError
-from .events import EventHandlers, call_safely, make_ack
+from .events import EventHandlers, Listening, TimedEmitter, call_safely, make_ack
 from .protocol.decoder import PacketDecoder
 from .protocol.encoder import encode_messages
 from .protocol.packet import RESERVED_EVENTS, Packet, PacketType
@@ -39,7 +39,6 @@ __all__ = ["ClientSocket", "ConnectError", "Manager", "connect"]
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: Emits kept while disconnected; beyond that the oldest are dropped (and logged).
 DEFAULT_MAX_BUFFERED = 1000
@@ -75,7 +74,7 @@ class Backoff:
         self.attempts = 0
 
 
-class Manager(ClientListener):
+class Manager(Listening, ClientListener):
     """One connection to a Socket.IO server, shared by the namespace sockets it creates.
 
     Events (``manager.on(...)``): ``open``, ``upgrade`` (transport), ``ping``, ``close``
@@ -145,17 +144,6 @@ class Manager(ClientListener):
         if socket is None:
             socket = self.sockets[namespace] = ClientSocket(self, namespace, auth)
         return socket
-
-    @overload
-    def on(self, event: str) -> Callable[[F], F]: ...
-
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        if handler is None:
-            return self._events.on(event)
-        return self._events.on(event, handler)
 
     @property
     def connected(self) -> bool:
@@ -305,7 +293,7 @@ class Manager(ClientListener):
             self._reconnect_timer = None
 
 
-class ClientSocket:
+class ClientSocket(Listening):
     """A namespace on a ``Manager``'s connection.
 
     Local events: ``connect``, ``disconnect`` (reason), ``connect_error`` (ConnectError).
@@ -331,26 +319,6 @@ class ClientSocket:
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.namespace} id={self.id} connected={self.connected}>"
-
-    # -- listeners ------------------------------------------------------------------------------
-
-    @overload
-    def on(self, event: str) -> Callable[[F], F]: ...
-
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """A handler for a server event or a local one (see the class docstring)."""
-        if handler is None:
-            return self._events.on(event)
-        return self._events.on(event, handler)
-
-    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        self._events.off(event, handler)
-
-    def on_any(self, listener: F) -> F:
-        return self._events.on_any(listener)
 
     # -- connecting -----------------------------------------------------------------------------
 
@@ -415,8 +383,8 @@ class ClientSocket:
         """``socket.volatile.emit(...)``: dropped unless connected right now."""
         return _VolatileEmitter(self)
 
-    def timeout(self, seconds: float) -> _TimedEmitter:
-        return _TimedEmitter(self, seconds)
+    def timeout(self, seconds: float) -> TimedEmitter:
+        return TimedEmitter(self, seconds)
 
     def _register_ack(
         self, ack_id: int, callback: Callable[..., Any], timeout: float | None
@@ -533,17 +501,6 @@ class _VolatileEmitter:
     def emit(self, event: str, *args: Any) -> None:
         if self._socket.connected:
             self._socket.emit(event, *args)
-
-
-class _TimedEmitter:
-    __slots__ = ("_seconds", "_socket")
-
-    def __init__(self, socket: ClientSocket, seconds: float) -> None:
-        self._socket = socket
-        self._seconds = seconds
-
-    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        self._socket.emit(event, *args, callback=callback, timeout=self._seconds)
 
 
 def connect(

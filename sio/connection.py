@@ -12,7 +12,7 @@ from .errors import PacketError
 from .protocol.binary import has_binary
 from .protocol.decoder import PacketDecoder
 from .protocol.encoder import encode_messages
-from .protocol.packet import Packet, PacketType, encode_text
+from .protocol.packet import Packet, PacketType, decode_text, encode_text
 from .reasons import DisconnectReason
 
 if TYPE_CHECKING:
@@ -45,13 +45,30 @@ class Connection:
     # -- from Engine.IO -------------------------------------------------------------------------
 
     def on_text(self, text: str) -> None:
+        decoder = self.decoder
         try:
-            packet = self.decoder.receive_text(text)
+            if decoder.pending:
+                raise PacketError("text message while waiting for binary attachments")
+            packet = decode_text(text, self.server.max_attachments)
         except PacketError as exc:
             self._invalid(exc)
             return
-        if packet is not None:
-            self._route(packet)
+        kind = packet.type
+        if kind is PacketType.EVENT:  # the hot path: an event for a connected namespace
+            socket = self.sockets.get(packet.namespace)
+            if socket is not None:
+                socket._on_event(packet.data, packet.id)
+                return
+        elif kind is PacketType.BINARY_EVENT or kind is PacketType.BINARY_ACK:
+            try:
+                complete = decoder.receive_packet(packet)
+            except PacketError as exc:
+                self._invalid(exc)
+                return
+            if complete is None:
+                return  # attachments follow
+            packet = complete
+        self._route(packet)
 
     def on_binary(self, data: bytes) -> None:
         try:

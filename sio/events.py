@@ -12,9 +12,9 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 
-__all__ = ["Ack", "EventHandlers", "call_safely"]
+__all__ = ["Ack", "EventHandlers", "Listening", "TimedEmitter", "call_safely"]
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,63 @@ class EventHandlers:
                     ack(result)
         if ack is not None and not answered and not taken:
             ack()  # every handler returned None: acknowledge with no arguments
+
+
+class Listening:
+    """``on`` / ``off`` / ``on_any`` for an object keeping its ``EventHandlers`` in ``_events``
+    (server sockets, client sockets, client managers)."""
+
+    __slots__ = ()
+    _events: EventHandlers
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Register a handler for ``event`` (usable as a decorator).
+
+        The handler gets the event's arguments. If the peer asked for an acknowledgement, a
+        handler with a parameter named ``ack`` gets the ack function as ``ack=``; any other
+        handler's return value is the acknowledgement (a tuple for several arguments).
+        Local events (``connect``, ``disconnect`` with the reason, ...) use the same registry.
+        """
+        if handler is None:
+            return self._events.on(event)
+        return self._events.on(event, handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        """Remove one handler of ``event``, or all of them."""
+        self._events.off(event, handler)
+
+    def on_any(self, listener: F) -> F:
+        """A listener for every incoming event: ``listener(event, *args)``."""
+        return self._events.on_any(listener)
+
+
+class _Emitter(Protocol):
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        callback: Callable[..., Any] | None = None,
+        timeout: float | None = None,
+    ) -> None: ...
+
+
+class TimedEmitter:
+    """``socket.timeout(seconds).emit(...)``: the callback gets an error (or None) first."""
+
+    __slots__ = ("_seconds", "_socket")
+
+    def __init__(self, socket: _Emitter, seconds: float) -> None:
+        self._socket = socket
+        self._seconds = seconds
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        self._socket.emit(event, *args, callback=callback, timeout=self._seconds)
 
 
 class AckOnce:

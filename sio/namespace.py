@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from eio.protocol.sid import generate_sid
 
 from .adapter import Adapter, BroadcastFlags
-from .broadcast import BroadcastOperator
+from .broadcast import BroadcastOperator, BroadcastShortcuts
 from .errors import ConnectRefusedError
 from .events import EventHandlers
 from .protocol.packet import Packet, PacketType
@@ -33,7 +33,7 @@ CONNECTION_EVENTS = ("connection", "connect")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Namespace:
+class Namespace(BroadcastShortcuts):
     """A namespace (``io.of("/admin")``); ``/`` is the main one."""
 
     def __init__(
@@ -121,18 +121,6 @@ class Namespace:
         self._operator().emit(event, *args)
 
     send = emit
-
-    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
-        return self._operator().to(rooms)
-
-    in_ = to
-
-    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
-        return self._operator().except_(rooms)
-
-    @property
-    def local(self) -> BroadcastOperator:
-        return self._operator().local
 
     @property
     def volatile(self) -> BroadcastOperator:

@@ -242,7 +242,9 @@ class Server:
     # -- the Engine.IO handler ------------------------------------------------------------------
 
     def on_connect(self, socket: EngineSocket) -> None:
-        socket.data = Connection(self, socket)
+        connection = Connection(self, socket)
+        socket.data = connection
+        socket.text_handler = connection.on_text
 
     def on_message(self, socket: EngineSocket, data: str) -> None:
         connection = socket.data

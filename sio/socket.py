@@ -6,15 +6,16 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
 from eio import EngineSocket, HttpRequest
 from eio.protocol.request import parse_query
 
-from .broadcast import BroadcastOperator, rooms_of
+from .broadcast import BroadcastOperator, BroadcastShortcuts, rooms_of
 from .errors import AckTimeoutError
-from .events import Ack, EventHandlers, call_safely
-from .protocol.packet import RESERVED_EVENTS, Packet, PacketType
+from .events import Ack, EventHandlers, Listening, TimedEmitter, call_safely
+from .protocol.binary import has_binary
+from .protocol.packet import RESERVED_EVENTS, Packet, PacketType, dumps
 from .reasons import DisconnectReason
 
 if TYPE_CHECKING:
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 
 #: Events a socket emits to its own listeners; a peer may not send them.
 LOCAL_EVENTS = frozenset({"disconnect", "disconnecting", "error"})
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Handshake:
@@ -83,7 +82,7 @@ class Handshake:
         return f"<Handshake {self.address} {self.url} auth={self.auth!r}>"
 
 
-class Socket:
+class Socket(Listening, BroadcastShortcuts):
     """One namespace connection. Handlers run on the reactor thread and must not block."""
 
     __slots__ = (
@@ -117,33 +116,6 @@ class Socket:
         return f"<Socket {self.id} nsp={self.nsp.name} connected={self.connected}>"
 
     # -- listeners ------------------------------------------------------------------------------
-
-    @overload
-    def on(self, event: str) -> Callable[[F], F]: ...
-
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Register a handler for ``event`` (usable as a decorator).
-
-        The handler gets the event's arguments. If the client asked for an acknowledgement, a
-        handler with a parameter named ``ack`` gets the ack function as ``ack=``; any other
-        handler's return value is the acknowledgement (a tuple for several arguments).
-        ``disconnect`` and ``disconnecting`` handlers get the reason.
-        """
-
-        if handler is None:
-            return self._events.on(event)
-        return self._events.on(event, handler)
-
-    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        """Remove one handler of ``event``, or all of them."""
-        self._events.off(event, handler)
-
-    def on_any(self, listener: F) -> F:
-        """A listener for every incoming event: ``listener(event, *args)``."""
-        return self._events.on_any(listener)
 
     def use(
         self, middleware: Callable[[list[Any], Callable[..., None]], None]
@@ -181,9 +153,9 @@ class Socket:
         """``emit("message", *args)``."""
         self.emit("message", *args, callback=callback)
 
-    def timeout(self, seconds: float) -> _TimedEmitter:
+    def timeout(self, seconds: float) -> TimedEmitter:
         """``socket.timeout(5).emit("x", callback=cb)``: the callback gets an error first."""
-        return _TimedEmitter(self, seconds)
+        return TimedEmitter(self, seconds)
 
     def packet(self, packet: Packet) -> None:
         """Send one packet to this client (encoded for this client only)."""
@@ -234,19 +206,6 @@ class Socket:
         """Every other socket of the namespace."""
         return self._operator()
 
-    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
-        """The sockets in ``rooms``, this one excepted."""
-        return self._operator().to(rooms)
-
-    in_ = to
-
-    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
-        return self._operator().except_(rooms)
-
-    @property
-    def local(self) -> BroadcastOperator:
-        return self._operator().local
-
     @property
     def volatile(self) -> _VolatileEmitter:
         """``socket.volatile.emit(...)``: dropped if the client cannot take it right now."""
@@ -289,7 +248,7 @@ class Socket:
             self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
 
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
-        ack = self._make_ack(ack_id) if ack_id is not None else None
+        ack = _SocketAck(self, ack_id) if ack_id is not None else None
         if self._middlewares:
             self._run_middlewares(data, 0, ack)
         else:
@@ -326,9 +285,6 @@ class Socket:
         else:
             self._events.dispatch(event, args, ack, self)
 
-    def _make_ack(self, ack_id: int) -> Ack:
-        return _SocketAck(self, ack_id)
-
     def _emit_local(self, event: str, *args: Any) -> None:
         self._events.emit_local(event, *args)
         self.nsp.event_handlers.emit_local(event, self, *args)
@@ -355,21 +311,16 @@ class _SocketAck:
         self.sent = False
 
     def __call__(self, *args: Any) -> None:
-        if not self.sent:
-            self.sent = True
-            socket = self.socket
+        if self.sent:
+            return
+        self.sent = True
+        socket = self.socket
+        if has_binary(args):
             socket.packet(Packet(PacketType.ACK, socket.nsp.name, list(args), self.ack_id))
-
-
-class _TimedEmitter:
-    __slots__ = ("_seconds", "_socket")
-
-    def __init__(self, socket: Socket, seconds: float) -> None:
-        self._socket = socket
-        self._seconds = seconds
-
-    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
-        self._socket.emit(event, *args, callback=callback, timeout=self._seconds)
+        elif socket.conn.connected:  # the hot path: "3[<ns>,]<id>[...]" straight out
+            name = socket.nsp.name
+            head = "3" if name == "/" else f"3{name},"
+            socket.conn.send(f"{head}{self.ack_id}{dumps(args)}")
 
 
 class _VolatileEmitter:

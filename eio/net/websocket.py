@@ -54,7 +54,11 @@ def _frame(opcode: int, payload: bytes) -> bytes:
 
 def frame_text(text: str) -> bytes:
     """An unmasked, final text frame (what a server sends)."""
-    return _frame(0x1, text.encode("utf-8"))
+    payload = text.encode("utf-8")
+    size = len(payload)
+    if size < 126:  # most messages: no call to _frame
+        return bytes((0x81, size)) + payload
+    return _frame(0x1, payload)
 
 
 def frame_binary(data: bytes) -> bytes:
@@ -110,6 +114,7 @@ class WebSocketConnection:
         "deflate",
         "listener",
         "max_message",
+        "plain",
         "stream",
     )
 
@@ -132,6 +137,8 @@ class WebSocketConnection:
             )
         self.client = client
         self.deflate = bool(extensions)
+        #: Frames can be written straight to the stream (a server without deflate).
+        self.plain = not client and not extensions
         self.max_message = max_message
         self._trailing = trailing_data
         self._parts: list[str] | list[bytes] | None = None

@@ -32,7 +32,10 @@ class PacketDecoder:
         """Raises PacketError for an invalid packet or for text while attachments are due."""
         if self._partial is not None:
             raise PacketError("text message while waiting for binary attachments")
-        packet = decode_text(text, self._max_attachments)
+        return self.receive_packet(decode_text(text, self._max_attachments))
+
+    def receive_packet(self, packet: Packet) -> Packet | None:
+        """Like ``receive_text``, for text the caller decoded itself (nothing pending)."""
         if packet.type is PacketType.BINARY_EVENT or packet.type is PacketType.BINARY_ACK:
             if packet.attachments == 0:
                 return self._complete(packet, [])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple
@@ -64,6 +65,9 @@ class Packet(NamedTuple):
 
 
 _TYPES = {str(int(t)): t for t in PacketType}
+#: type, attachment count (then "-"), namespace (up to "," or the end), ack id: what precedes the
+#: JSON payload, read by one C-level match. ASCII digits only.
+_HEADER = re.compile(r"([0-6])(?:([0-9]+)-)?(?:(/[^,]*),?)?([0-9]*)").match
 _BINARY_TYPES = (PacketType.BINARY_EVENT, PacketType.BINARY_ACK)
 _JSON_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
@@ -182,51 +186,56 @@ def decode_text(text: str, max_attachments: int = MAX_ATTACHMENTS) -> Packet:
         PacketError: unknown type, bad attachment count, bad ack id, invalid JSON, or a payload
             that is not allowed for the packet type.
     """
-    packet_type = _TYPES.get(text[:1])
-    if packet_type is None:
+    head = _HEADER(text)
+    if head is None:
         raise PacketError(f"unknown packet type {text[:1]!r}")
-    size = len(text)
-    i = 1
+    type_char, count, namespace, digits = head.groups()
+    packet_type = _TYPES[type_char]
     attachments = 0
-    if packet_type in _BINARY_TYPES:
-        dash = text.find("-", 1)
-        count = text[1:dash] if dash > 0 else ""
-        if not count.isdigit() or not count.isascii() or len(count) > 4:
+    if (
+        count is not None
+        or packet_type is PacketType.BINARY_EVENT
+        or packet_type is (PacketType.BINARY_ACK)
+    ):
+        if count is None or packet_type not in _BINARY_TYPES or len(count) > 4:
             raise PacketError("illegal attachments")
         attachments = int(count)
         if attachments > max_attachments:
             raise PacketError("too many attachments")
-        i = dash + 1
-    namespace = "/"
-    if i < size and text[i] == "/":
-        comma = text.find(",", i)
-        end = size if comma < 0 else comma
-        namespace = text[i:end]
-        i = end + 1 if comma >= 0 else end
     ack_id: int | None = None
-    start = i
-    while i < size and "0" <= text[i] <= "9":
-        i += 1
-    if i > start:
-        if i - start > MAX_ACK_ID_DIGITS:
+    if digits:
+        if len(digits) > MAX_ACK_ID_DIGITS:
             raise PacketError("ack id too long")
-        ack_id = int(text[start:i])
+        ack_id = int(digits)
+    i = head.end()
+    size = len(text)
     data: Any = None
     if i < size:
         data = _parse_json(text[i:])
         if data is None:  # "null" is no valid payload for any type (the reference refuses it)
             raise PacketError(f"invalid payload for {packet_type.name}")
     _check_payload(packet_type, data)
-    return Packet(packet_type, namespace, data, ack_id, attachments)
+    return Packet(packet_type, namespace or "/", data, ack_id, attachments)
 
 
 def _parse_json(text: str) -> Any:
     try:
-        data = _JSON_DECODE(text)
+        if text[:1] in _JSON_WHITESPACE:
+            data = _JSON_DECODE(text)
+        else:  # the usual payload: no whitespace around it, one C scan
+            data, end = _SCAN(text, 0)
+            if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+                raise ValueError("extra data after the JSON value")
+    except StopIteration as exc:
+        raise PacketError("invalid JSON payload") from exc
     except (ValueError, RecursionError) as exc:
         raise PacketError("invalid JSON payload") from exc
-    # Bracket count bounds the depth, so only payloads that could be too deep are walked.
-    if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(data, MAX_DEPTH):
+    # Brackets bound the depth, so only a payload that could be too deep is walked.
+    if (
+        len(text) > MAX_DEPTH
+        and text.count("[") + text.count("{") > MAX_DEPTH
+        and _depth_exceeds(data, MAX_DEPTH)
+    ):
         raise PacketError("payload nested too deeply")
     return data
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from eio import DisconnectReason, EngineIOConfig, EngineIOServer, EngineSocket, TransportName
+from cli.apps import EngineIOEcho
+from eio import EngineIOConfig, EngineIOServer, TransportName
 from eio.client import EngineClient
 from eio.net import http_client
 
@@ -21,18 +22,7 @@ MODES = {
 }
 
 
-class Echo:
-    def on_connect(self, socket: EngineSocket) -> None:
-        pass
-
-    def on_message(self, socket: EngineSocket, data: str) -> None:
-        socket.send(data)
-
-    def on_binary(self, socket: EngineSocket, data: bytes) -> None:
-        socket.send_binary(data)
-
-    def on_disconnect(self, socket: EngineSocket, reason: DisconnectReason) -> None:
-        pass
+Echo = EngineIOEcho  # the conformance echo app: every message sent back
 
 
 class Listener:

@@ -13,30 +13,15 @@ import signal
 import sys
 from typing import Any
 
+from cli.apps import EngineIOEcho
 from eio import (
-    DisconnectReason,
     EngineIOConfig,
     EngineIOServer,
-    EngineSocket,
     HttpRequest,
     Reactor,
 )
 
-
-class Echo:
-    """Sends every message back, text as text and binary as binary."""
-
-    def on_connect(self, socket: EngineSocket) -> None:
-        pass
-
-    def on_message(self, socket: EngineSocket, data: str) -> None:
-        socket.send(data)
-
-    def on_binary(self, socket: EngineSocket, data: bytes) -> None:
-        socket.send_binary(data)
-
-    def on_disconnect(self, socket: EngineSocket, reason: DisconnectReason) -> None:
-        pass
+Echo = EngineIOEcho  # the conformance echo app: every message sent back
 
 
 def build_config(options: dict[str, Any]) -> EngineIOConfig:
