@@ -8,9 +8,10 @@ dirty. Writes made anywhere during the tick therefore leave as one ``send`` per 
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
+import math
 import resource
+import select
 import selectors
 import signal
 import socket
@@ -30,6 +31,8 @@ READ_BUFFER_SIZE = 256 * 1024
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
+_NOT_EPOLLOUT = ~getattr(select, "EPOLLOUT", 0)
+_NOT_EPOLLIN = ~getattr(select, "EPOLLIN", 0)
 
 
 class IOHandler(Protocol):
@@ -94,6 +97,11 @@ class Reactor:
         raise_fd_limit()
         self.clock: Clock = clock or MonotonicClock()
         self._selector = selectors.DefaultSelector()
+        #: fd -> (handler, registered events): dispatch without the selectors module's
+        #: per-event Python work, polling the epoll object behind the DefaultSelector.
+        self._handlers: dict[int, tuple[IOHandler, int]] = {}
+        poller = getattr(self._selector, "_selector", None)
+        self._epoll = poller if isinstance(self._selector, selectors.EpollSelector) else None
         self._timers = TimerHeap()
         self._ready: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] = (
             collections.deque()
@@ -102,7 +110,7 @@ class Reactor:
         #: Where every stream of this loop reads into (one read at a time: one thread).
         self.read_buffer = memoryview(bytearray(READ_BUFFER_SIZE))
         self._waker = _Waker()
-        self._selector.register(self._waker.reader, READ, self._waker)
+        self.register(self._waker.reader, self._waker)
         self._running = False
         self._stopping = False
         self._thread_id: int | None = None
@@ -134,17 +142,25 @@ class Reactor:
     # -- file descriptors -----------------------------------------------------------------------
 
     def register(self, fileobj: Any, handler: IOHandler, writable: bool = False) -> None:
-        self._selector.register(fileobj, READ | WRITE if writable else READ, handler)
+        events = READ | WRITE if writable else READ
+        key = self._selector.register(fileobj, events, handler)
+        self._handlers[key.fd] = (handler, events)
 
     def register_writer_only(self, fileobj: Any, handler: IOHandler) -> None:
-        self._selector.register(fileobj, WRITE, handler)
+        key = self._selector.register(fileobj, WRITE, handler)
+        self._handlers[key.fd] = (handler, WRITE)
 
     def set_writable(self, fileobj: Any, handler: IOHandler, writable: bool) -> None:
-        self._selector.modify(fileobj, READ | WRITE if writable else READ, handler)
+        events = READ | WRITE if writable else READ
+        key = self._selector.modify(fileobj, events, handler)
+        self._handlers[key.fd] = (handler, events)
 
     def unregister(self, fileobj: Any) -> None:
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(fileobj)
+        try:
+            key = self._selector.unregister(fileobj)
+        except (KeyError, ValueError):
+            return
+        self._handlers.pop(key.fd, None)
 
     def add_signal_handler(self, signum: int, callback: Callable[[], Any]) -> None:
         """Run ``callback`` on the loop when the signal arrives (main thread only)."""
@@ -184,9 +200,7 @@ class Reactor:
             timeout = None if deadline is None else max(0.0, deadline - self.clock.now())
             if max_wait is not None:
                 timeout = max_wait if timeout is None else min(timeout, max_wait)
-        events = self._selector.select(timeout)
-        for key, mask in events:
-            handler = key.data
+        for handler, mask in self._poll(timeout):
             try:
                 if mask & READ:
                     handler.on_readable()
@@ -208,6 +222,34 @@ class Reactor:
             except Exception:
                 log.exception("unhandled error in callback %r", callback)
         self._flush_dirty()
+
+    def _poll(self, timeout: float | None) -> list[tuple[IOHandler, int]]:
+        """Ready handlers with their events (as ``selector.select`` gives them, for less)."""
+        epoll = self._epoll
+        if epoll is None:
+            return [(key.data, mask) for key, mask in self._selector.select(timeout)]
+        if timeout is None:
+            wait = -1.0
+        elif timeout <= 0:
+            wait = 0.0
+        else:  # whole milliseconds, rounded up, or epoll would return before the deadline
+            wait = math.ceil(timeout * 1e3) * 1e-3
+        try:
+            fd_events = epoll.poll(wait, max(len(self._handlers), 1))
+        except InterruptedError:
+            return []
+        handlers = self._handlers
+        ready = []
+        # Handlers are looked up now, before any runs: a descriptor closed and reused while
+        # this batch is dispatched must not receive the old descriptor's events.
+        for fd, event in fd_events:
+            entry = handlers.get(fd)
+            if entry is not None:
+                mask = (READ if event & _NOT_EPOLLOUT else 0) | (
+                    WRITE if event & _NOT_EPOLLIN else 0
+                )
+                ready.append((entry[0], mask & entry[1]))
+        return ready
 
     def _flush_dirty(self) -> None:
         # Flushing one object may dirty another (a session writes to its socket's stream).
