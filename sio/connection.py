@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection"]
 
+_EVENT = PacketType.EVENT
+
 log = logging.getLogger(__name__)
 
 
@@ -47,14 +49,14 @@ class Connection:
     def on_text(self, text: str) -> None:
         decoder = self.decoder
         try:
-            if decoder.pending:
+            if decoder.partial is not None:
                 raise PacketError("text message while waiting for binary attachments")
             packet = decode_text(text, self.server.max_attachments)
         except PacketError as exc:
             self._invalid(exc)
             return
         kind = packet.type
-        if kind is PacketType.EVENT:  # the hot path: an event for a connected namespace
+        if kind is _EVENT:  # the hot path: an event for a connected namespace
             socket = self.sockets.get(packet.namespace)
             if socket is not None:
                 socket._on_event(packet.data, packet.id)

@@ -61,7 +61,9 @@ class EventHandlers:
     __slots__ = ("_any", "_handlers")
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[tuple[Callable[..., Any], bool]]] = {}
+        #: event -> ((handler, takes ack), ...): tuples, replaced on change, so dispatch can
+        #: iterate without copying while a handler adds or removes handlers.
+        self._handlers: dict[str, tuple[tuple[Callable[..., Any], bool], ...]] = {}
         self._any: list[Callable[..., Any]] = []
 
     @overload
@@ -72,7 +74,7 @@ class EventHandlers:
 
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         def register(fn: F) -> F:
-            self._handlers.setdefault(event, []).append((fn, _accepts_ack(fn)))
+            self._handlers[event] = (*self._handlers.get(event, ()), (fn, _accepts_ack(fn)))
             return fn
 
         return register if handler is None else register(handler)
@@ -81,8 +83,11 @@ class EventHandlers:
         if handler is None:
             self._handlers.pop(event, None)
             return
-        handlers = self._handlers.get(event, [])
-        handlers[:] = [entry for entry in handlers if entry[0] is not handler]
+        kept = tuple(entry for entry in self._handlers.get(event, ()) if entry[0] is not handler)
+        if kept:
+            self._handlers[event] = kept
+        else:
+            self._handlers.pop(event, None)
 
     def on_any(self, listener: F) -> F:
         self._any.append(listener)
@@ -91,6 +96,10 @@ class EventHandlers:
     def has(self, event: str) -> bool:
         return bool(self._handlers.get(event))
 
+    def handlers_for(self, event: Any) -> tuple[tuple[Callable[..., Any], bool], ...] | None:
+        """The handlers of ``event`` when nothing else listens (no catch-all), else None."""
+        return None if self._any else self._handlers.get(event)
+
     @property
     def empty(self) -> bool:
         """No handler and no catch-all listener at all."""
@@ -98,7 +107,7 @@ class EventHandlers:
 
     def emit_local(self, event: str, *args: Any) -> None:
         """Call the handlers of a local event (connect, disconnect, errors...)."""
-        for handler, _ in list(self._handlers.get(event, ())):
+        for handler, _ in self._handlers.get(event, ()):
             call_safely(handler, *args)
 
     def dispatch(
@@ -118,22 +127,34 @@ class EventHandlers:
             return
         if leading:
             args = [*leading, *args]
-        answered = taken = False
-        for handler, wants_ack in list(handlers):
-            taken = taken or wants_ack
-            try:
-                result = handler(*args, ack=ack or _no_ack) if wants_ack else handler(*args)
-            except Exception:
-                log.exception("error in handler for %r (%r)", event, owner)
-                continue
-            if ack is not None and not wants_ack and result is not None and not answered:
-                answered = True
-                if isinstance(result, tuple):
-                    ack(*result)
-                else:
-                    ack(result)
-        if ack is not None and not answered and not taken:
-            ack()  # every handler returned None: acknowledge with no arguments
+        call_handlers(handlers, args, ack, event, owner)
+
+
+def call_handlers(
+    handlers: tuple[tuple[Callable[..., Any], bool], ...],
+    args: list[Any],
+    ack: Ack | None,
+    event: Any,
+    owner: object,
+) -> None:
+    """Call each handler with ``args``; the first result (or ack call) is the acknowledgement,
+    and if every handler returned None without taking the ack, it is sent with no arguments."""
+    answered = taken = False
+    for handler, wants_ack in handlers:
+        taken = taken or wants_ack
+        try:
+            result = handler(*args, ack=ack or _no_ack) if wants_ack else handler(*args)
+        except Exception:
+            log.exception("error in handler for %r (%r)", event, owner)
+            continue
+        if ack is not None and not wants_ack and result is not None and not answered:
+            answered = True
+            if isinstance(result, tuple):
+                ack(*result)
+            else:
+                ack(result)
+    if ack is not None and not answered and not taken:
+        ack()  # every handler returned None: acknowledge with no arguments
 
 
 class Listening:

@@ -13,7 +13,7 @@ from eio.protocol.request import parse_query
 
 from .broadcast import BroadcastOperator, BroadcastShortcuts, rooms_of
 from .errors import AckTimeoutError
-from .events import Ack, EventHandlers, Listening, TimedEmitter, call_safely
+from .events import Ack, EventHandlers, Listening, TimedEmitter, call_handlers, call_safely
 from .protocol.binary import has_binary
 from .protocol.packet import RESERVED_EVENTS, Packet, PacketType, dumps
 from .reasons import DisconnectReason
@@ -275,6 +275,13 @@ class Socket(Listening, BroadcastShortcuts):
         event = data[0]
         if event in LOCAL_EVENTS:
             return
+        only = self.nsp.event_handlers.handlers_for(event)
+        if only is not None and self._events.empty:
+            # The usual case (namespace-level handlers only): the decoded list is ours, so it
+            # becomes the arguments, the socket in place of the event name.
+            data[0] = self
+            call_handlers(only, data, ack, event, self)
+            return
         args = data[1:]
         shared = self.nsp.event_handlers
         if shared.has(event):
@@ -317,7 +324,7 @@ class _SocketAck:
         socket = self.socket
         if has_binary(args):
             socket.packet(Packet(PacketType.ACK, socket.nsp.name, list(args), self.ack_id))
-        elif socket.conn.connected:  # the hot path: "3[<ns>,]<id>[...]" straight out
+        else:  # the hot path: "3[<ns>,]<id>[...]" straight out (dropped if the session closed)
             name = socket.nsp.name
             head = "3" if name == "/" else f"3{name},"
             socket.conn.send(f"{head}{self.ack_id}{dumps(args)}")

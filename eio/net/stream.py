@@ -129,7 +129,7 @@ class Stream:
     # -- writing --------------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        if self.closed or self.closing:
+        if self.closing:  # (closed implies closing)
             return
         self._out.append(data)
         self._out_len += len(data)

@@ -66,15 +66,6 @@ def frame_binary(data: bytes) -> bytes:
     return _frame(0x2, data)
 
 
-def _unmask(payload: bytes, mask: bytes) -> bytes:
-    size = len(payload)
-    if not size:
-        return b""
-    key = (mask * ((size + 3) >> 2))[:size]
-    value = int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")
-    return value.to_bytes(size, "little")
-
-
 def _wsproto_idle(ws: Connection) -> bool:
     """Does wsproto hold no partial frame and no unfinished message? (Its private state; a
     wsproto without these attributes simply never takes the fast path.)"""
@@ -259,7 +250,13 @@ class WebSocketConnection:
                 return b""
             if end > size:
                 break
-            payload = _unmask(data[start:end], data[start - 4 : start])
+            if length:  # unmask: XOR with the 4-byte key, as one big integer
+                key = (data[start - 4 : start] * ((length + 3) >> 2))[:length]
+                payload = (
+                    int.from_bytes(data[start:end], "little") ^ int.from_bytes(key, "little")
+                ).to_bytes(length, "little")
+            else:
+                payload = b""
             listener = self.listener
             assert listener is not None
             if opcode == 1:

@@ -16,21 +16,23 @@ __all__ = ["PacketDecoder"]
 class PacketDecoder:
     """Feed it Engine.IO messages; it returns complete packets (None while attachments pend)."""
 
-    __slots__ = ("_attachments", "_max_attachments", "_partial")
+    __slots__ = ("_attachments", "_max_attachments", "partial")
 
     def __init__(self, max_attachments: int = MAX_ATTACHMENTS) -> None:
         self._max_attachments = max_attachments
-        self._partial: Packet | None = None
+        #: The binary packet waiting for its attachments, if any.
+        #: The binary packet waiting for its attachments, if any.
+        self.partial: Packet | None = None
         self._attachments: list[bytes] = []
 
     @property
     def pending(self) -> bool:
         """Is a binary packet waiting for attachments?"""
-        return self._partial is not None
+        return self.partial is not None
 
     def receive_text(self, text: str) -> Packet | None:
         """Raises PacketError for an invalid packet or for text while attachments are due."""
-        if self._partial is not None:
+        if self.partial is not None:
             raise PacketError("text message while waiting for binary attachments")
         return self.receive_packet(decode_text(text, self._max_attachments))
 
@@ -39,25 +41,25 @@ class PacketDecoder:
         if packet.type is PacketType.BINARY_EVENT or packet.type is PacketType.BINARY_ACK:
             if packet.attachments == 0:
                 return self._complete(packet, [])
-            self._partial = packet
+            self.partial = packet
             return None
         return packet
 
     def receive_binary(self, data: bytes) -> Packet | None:
         """Raises PacketError for binary that no packet announced, or for bad placeholders."""
-        partial = self._partial
+        partial = self.partial
         if partial is None:
             raise PacketError("binary message without a binary packet")
         self._attachments.append(data)
         if len(self._attachments) < partial.attachments:
             return None
         attachments, self._attachments = self._attachments, []
-        self._partial = None
+        self.partial = None
         return self._complete(partial, attachments)
 
     def reset(self) -> None:
         """Drop a half-received packet (the connection closed)."""
-        self._partial = None
+        self.partial = None
         self._attachments = []
 
     @staticmethod

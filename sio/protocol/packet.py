@@ -65,10 +65,14 @@ class Packet(NamedTuple):
 
 
 _TYPES = {str(int(t)): t for t in PacketType}
+_new_packet = tuple.__new__
 #: type, attachment count (then "-"), namespace (up to "," or the end), ack id: what precedes the
 #: JSON payload, read by one C-level match. ASCII digits only.
 _HEADER = re.compile(r"([0-6])(?:([0-9]+)-)?(?:(/[^,]*),?)?([0-9]*)").match
 _BINARY_TYPES = (PacketType.BINARY_EVENT, PacketType.BINARY_ACK)
+_EVENT = PacketType.EVENT
+_BINARY_EVENT = PacketType.BINARY_EVENT
+_BINARY_ACK = PacketType.BINARY_ACK
 _JSON_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
@@ -192,11 +196,7 @@ def decode_text(text: str, max_attachments: int = MAX_ATTACHMENTS) -> Packet:
     type_char, count, namespace, digits = head.groups()
     packet_type = _TYPES[type_char]
     attachments = 0
-    if (
-        count is not None
-        or packet_type is PacketType.BINARY_EVENT
-        or packet_type is (PacketType.BINARY_ACK)
-    ):
+    if count is not None or packet_type is _BINARY_EVENT or packet_type is _BINARY_ACK:
         if count is None or packet_type not in _BINARY_TYPES or len(count) > 4:
             raise PacketError("illegal attachments")
         attachments = int(count)
@@ -207,15 +207,23 @@ def decode_text(text: str, max_attachments: int = MAX_ATTACHMENTS) -> Packet:
         if len(digits) > MAX_ACK_ID_DIGITS:
             raise PacketError("ack id too long")
         ack_id = int(digits)
-    i = head.end()
-    size = len(text)
+    start = head.end()
     data: Any = None
-    if i < size:
-        data = _parse_json(text[i:])
+    if start < len(text):
+        data = _parse_json(text[start:])
         if data is None:  # "null" is no valid payload for any type (the reference refuses it)
             raise PacketError(f"invalid payload for {packet_type.name}")
+        if (  # the hot path: an event named by a string (checked in full below otherwise)
+            packet_type is _EVENT
+            and type(data) is list
+            and data
+            and type(data[0]) is str
+            and data[0] not in RESERVED_EVENTS
+        ):
+            return _new_packet(Packet, (_EVENT, namespace or "/", data, ack_id, 0))
     _check_payload(packet_type, data)
-    return Packet(packet_type, namespace or "/", data, ack_id, attachments)
+    # tuple.__new__ directly: the NamedTuple constructor is a Python-level call.
+    return _new_packet(Packet, (packet_type, namespace or "/", data, ack_id, attachments))
 
 
 def _parse_json(text: str) -> Any:
@@ -257,10 +265,6 @@ def _depth_exceeds(data: Any, limit: int) -> bool:
 
 
 def _check_payload(packet_type: PacketType, data: Any) -> None:
-    if packet_type is PacketType.EVENT and type(data) is list and data:  # the hot path
-        name = data[0]
-        if type(name) is str and name not in RESERVED_EVENTS:
-            return
     if packet_type is PacketType.CONNECT:
         ok = data is None or isinstance(data, dict)
     elif packet_type is PacketType.DISCONNECT:
