@@ -26,8 +26,8 @@ test-node: $(VENV)/.installed-test $(NODE_DIR)/node_modules/.installed
 	$(PY) -m pytest -q tests/protocol/wire --target node
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check eio sio cluster cli tests
-	$(VENV)/bin/ruff format --check eio sio cluster cli tests
+	$(VENV)/bin/ruff check eio sio cluster cli tests benchmarks
+	$(VENV)/bin/ruff format --check eio sio cluster cli tests benchmarks
 
 typecheck: $(VENV)/.installed-test
 	$(VENV)/bin/mypy
@@ -68,3 +68,9 @@ npm: $(NODE_DIR)/node_modules/.installed
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache
+
+# Micro-benchmarks of the codecs and the hot paths (not part of `make test`).
+bench-codecs: $(VENV)/.installed
+	PYTHONPATH=. $(PY) benchmarks/codecs.py
+	PYTHONPATH=. $(PY) benchmarks/echo_path.py
+	PYTHONPATH=. $(PY) benchmarks/broadcast_path.py

@@ -61,7 +61,9 @@ def main() -> None:
     protocol = stream.protocol
     flush = io.reactor._flush_dirty
     frames = [masked_frame(f'42{i}["echo","xxxxxxxxxxxxxxxx"]') for i in range(1000)]
-    count = int(os.environ.get("ECHO_COUNT", "0")) or (30_000 if "--profile" in sys.argv else 100_000)
+    count = int(os.environ.get("ECHO_COUNT", "0")) or (
+        30_000 if "--profile" in sys.argv else 100_000
+    )
 
     def run() -> None:
         for i in range(count):

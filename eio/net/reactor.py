@@ -111,6 +111,9 @@ class Reactor:
         self.read_buffer = memoryview(bytearray(READ_BUFFER_SIZE))
         self._waker = _Waker()
         self.register(self._waker.reader, self._waker)
+        #: Readiness events of the current tick: a light tick has little to coalesce, so a
+        #: large fan-out may flush as it goes (``flush_now``) instead of at the end.
+        self.tick_events = 0
         self._running = False
         self._stopping = False
         self._thread_id: int | None = None
@@ -200,7 +203,9 @@ class Reactor:
             timeout = None if deadline is None else max(0.0, deadline - self.clock.now())
             if max_wait is not None:
                 timeout = max_wait if timeout is None else min(timeout, max_wait)
-        for handler, mask in self._poll(timeout):
+        ready_io = self._poll(timeout)
+        self.tick_events = len(ready_io)
+        for handler, mask in ready_io:
             try:
                 if mask & READ:
                     handler.on_readable()
@@ -250,6 +255,10 @@ class Reactor:
                 )
                 ready.append((entry[0], mask & entry[1]))
         return ready
+
+    def flush_now(self) -> None:
+        """Flush what is dirty now rather than at the end of the tick."""
+        self._flush_dirty()
 
     def _flush_dirty(self) -> None:
         # Flushing one object may dirty another (a session writes to its socket's stream).
