@@ -165,10 +165,27 @@ class ServerHandle:
         self.url = f"http://{host}:{port}"
 
     def stop(self) -> None:
-        """Close the server (sessions say goodbye), then stop its loop; idempotent."""
+        """Close the server, wait until every session said goodbye (the server bounds that:
+        a polling client caught mid-upgrade gets a grace period), then stop its loop;
+        idempotent. Stopping the loop any earlier would leave sockets open and clients
+        waiting for a close that never comes."""
         if not self.loop.thread.is_alive():
             return
-        self.loop.call(self.io.close)
+        closed = threading.Event()
+        reactor = self.loop.reactor
+
+        def watch() -> None:
+            if self.io.closed:
+                closed.set()
+            else:
+                reactor.call_later(0.01, watch)
+
+        def close_and_watch() -> None:
+            self.io.close()
+            watch()
+
+        self.loop.call(close_and_watch)
+        closed.wait(WAIT)
         self.loop.stop()
 
 
