@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import queue
 import resource
 import select
 import selectors
@@ -17,7 +18,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .clock import Clock, MonotonicClock
 from .timers import TimerHandle, TimerHeap
@@ -25,6 +26,8 @@ from .timers import TimerHandle, TimerHeap
 __all__ = ["Flushable", "IOHandler", "Reactor", "raise_fd_limit"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Bytes read per recv() (into the reactor's one buffer): a 1 MB payload takes few calls.
 READ_BUFFER_SIZE = 256 * 1024
@@ -137,6 +140,34 @@ class Reactor:
         """From any thread (or a signal handler): run ``callback`` on the loop soon."""
         self._ready.append((callback, args))  # deque.append is atomic
         self._waker.wake()
+
+    def call_from_thread(
+        self, callback: Callable[..., T], *args: Any, timeout: float | None = None
+    ) -> T:
+        """From another thread: run ``callback(*args)`` on the loop and wait for its result
+        (its exception is raised here).
+
+        Raises:
+            TimeoutError: the loop did not run it within ``timeout`` seconds.
+        """
+        if self.in_loop_thread():
+            return callback(*args)
+        done: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+        def run() -> None:
+            try:
+                done.put((True, callback(*args)))
+            except BaseException as exc:
+                done.put((False, exc))
+
+        self.call_soon_threadsafe(run)
+        try:
+            ok, value = done.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"the reactor did not run {callback!r} in time") from None
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
 
     def mark_dirty(self, obj: Flushable) -> None:
         """``obj.flush()`` runs at the end of this tick. The caller avoids marking twice."""

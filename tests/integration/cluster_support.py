@@ -370,22 +370,10 @@ class ClientLoop:
         self.thread.start()
 
     def call(self, fn: Callable[..., T], *args: Any, timeout: float = WAIT) -> T:
-        done: queue.Queue[tuple[bool, Any]] = queue.Queue()
-
-        def run() -> None:
-            try:
-                done.put((True, fn(*args)))
-            except BaseException as exc:
-                done.put((False, exc))
-
-        self.reactor.call_soon_threadsafe(run)
         try:
-            ok, value = done.get(timeout=timeout)
-        except queue.Empty:
+            return self.reactor.call_from_thread(fn, *args, timeout=timeout)
+        except TimeoutError:
             raise AssertionError(f"the client reactor did not run {fn!r} in time") from None
-        if not ok:
-            raise value
-        return value  # type: ignore[no-any-return]
 
     def connect(
         self,

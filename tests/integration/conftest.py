@@ -126,22 +126,10 @@ class ServerThread:
 
     def call(self, fn: Callable[..., T], *args: Any, timeout: float = WAIT) -> T:
         """Run ``fn(*args)`` on the reactor thread; return its result (or raise its error)."""
-        done: queue.Queue[tuple[bool, Any]] = queue.Queue()
-
-        def run() -> None:
-            try:
-                done.put((True, fn(*args)))
-            except BaseException as exc:
-                done.put((False, exc))
-
-        self.reactor.call_soon_threadsafe(run)
         try:
-            ok, value = done.get(timeout=timeout)
-        except queue.Empty:
+            return self.reactor.call_from_thread(fn, *args, timeout=timeout)
+        except TimeoutError:
             raise AssertionError("the reactor did not run the call in time") from None
-        if not ok:
-            raise value
-        return value  # type: ignore[no-any-return]
 
     def stop(self) -> None:
         if self.thread.is_alive():

@@ -52,22 +52,10 @@ class Loop:
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` on the loop thread; its result, or its exception re-raised
         here."""
-        done: queue.Queue[tuple[bool, Any]] = queue.Queue()
-
-        def run() -> None:
-            try:
-                done.put((True, fn(*args, **kwargs)))
-            except BaseException as exc:
-                done.put((False, exc))
-
-        self.reactor.call_soon_threadsafe(run)
         try:
-            ok, value = done.get(timeout=WAIT)
-        except queue.Empty:
+            return self.reactor.call_from_thread(lambda: fn(*args, **kwargs), timeout=WAIT)
+        except TimeoutError:
             raise AssertionError(f"the reactor did not run {fn!r} within {WAIT}s") from None
-        if not ok:
-            raise value
-        return value  # type: ignore[no-any-return]
 
     def soon(self, fn: Callable[..., Any], *args: Any) -> None:
         self.reactor.call_soon_threadsafe(fn, *args)
