@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .net.http import HttpRequest
+from .net.http import DEFAULT_IDLE_TIMEOUT, HttpRequest
 from .net.stream import DEFAULT_MAX_BUFFER
 from .protocol.request import TransportName
 
@@ -49,6 +49,9 @@ class EngineIOConfig:
     allow_request: AllowRequest | None = None
     #: Bytes a connection may leave unread before it is closed as a slow consumer (4 MiB).
     max_write_buffer: int = DEFAULT_MAX_BUFFER
+    #: Seconds an HTTP connection may wait for a request, or idle between keep-alive requests,
+    #: before it is closed (60 s, as node's headersTimeout). 0: never.
+    http_idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     #: Prefix of every session id (the cluster puts the worker id here).
     sid_tag: str = ""
     #: Extra headers on every Engine.IO response.

@@ -575,7 +575,7 @@ class EngineIOServer:
             except (OSError, IndexError):
                 peer = None
         tune_accepted(sock)
-        http = HttpConnection(self.reactor, self)
+        http = HttpConnection(self.reactor, self, self.config.http_idle_timeout)
         stream = Stream(
             self.reactor, sock, http, max_buffer=self.config.max_write_buffer, peer=peer
         )

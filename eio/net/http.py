@@ -26,6 +26,9 @@ __all__ = ["HttpConnection", "HttpRequest", "HttpResponse", "RequestHandler"]
 
 log = logging.getLogger(__name__)
 
+#: Seconds a connection may wait for a request, or between keep-alive requests, before it is
+#: closed (node's headersTimeout is 60 s; its keepAliveTimeout, 5 s).
+DEFAULT_IDLE_TIMEOUT = 60.0
 #: Largest request head (request line + headers) we parse, as h11's default and node's 16 KiB.
 MAX_HEAD_SIZE = 16 * 1024
 
@@ -126,19 +129,28 @@ class HttpConnection:
         "_body_limit",
         "_h11",
         "_handler",
+        "_idle_since",
+        "_idle_timeout",
         "_on_abort",
         "_on_body",
         "_on_too_large",
         "_pending_upgrade",
         "_request",
-        "_upgrade_deferred",
         "reactor",
         "stream",
     )
 
-    def __init__(self, reactor: Reactor, handler: RequestHandler) -> None:
+    def __init__(
+        self,
+        reactor: Reactor,
+        handler: RequestHandler,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    ) -> None:
         self.reactor = reactor
         self._handler = handler
+        self._idle_timeout = idle_timeout
+        #: Since when no request is in progress (None while one is).
+        self._idle_since: float | None = None
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_SIZE)
         self.stream: Stream | None = None
         self._request: HttpRequest | None = None
@@ -148,11 +160,28 @@ class HttpConnection:
         self._on_body: Callable[[bytes], None] | None = None
         self._on_too_large: Callable[[], None] | None = None
         self._on_abort: Callable[[], None] | None = None
-        self._upgrade_deferred = False
         self._pending_upgrade: HttpRequest | None = None
 
     def attach(self, stream: Stream) -> None:
         self.stream = stream
+        if self._idle_timeout > 0:
+            self._idle_since = self.reactor.time()
+            self.reactor.call_later(self._idle_timeout, self._check_idle)
+
+    def _check_idle(self) -> None:
+        """Close a connection that waited ``idle_timeout`` for a request (or for its next one
+        on keep-alive). One lazily re-armed timer per connection, however many requests."""
+        stream = self.stream
+        if stream is None or stream.closing or stream.protocol is not self:
+            return  # closed, or now a websocket
+        since = self._idle_since
+        if since is None:  # a request in progress: a parked poll is bounded by its session
+            self.reactor.call_later(self._idle_timeout, self._check_idle)
+        elif self.reactor.time() - since >= self._idle_timeout:
+            log.debug("closing idle HTTP connection from %s", stream.peer)
+            stream.close()
+        else:
+            self.reactor.call_at(since + self._idle_timeout, self._check_idle)
 
     @property
     def request(self) -> HttpRequest | None:
@@ -198,6 +227,7 @@ class HttpConnection:
                     return
                 request = self._make_request(event)
                 self._request = request
+                self._idle_since = None
                 if request.is_websocket_upgrade:
                     self._pending_upgrade = request  # answer once h11 has the whole request
                 else:
@@ -215,6 +245,7 @@ class HttpConnection:
                     on_body(body)
                 elif conn.our_state is h11.DONE and conn.their_state is h11.DONE:
                     conn.start_next_cycle()  # answered before the request ended; next one
+                    self._idle_since = self.reactor.time()
             elif kind is h11.ConnectionClosed:
                 assert self.stream is not None
                 self.stream.close()
@@ -327,6 +358,7 @@ class HttpConnection:
             return
         if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
             conn.start_next_cycle()
+            self._idle_since = self.reactor.time()
             if conn.trailing_data[0]:
                 # A pipelined request is already buffered: answer it after this tick's writes.
                 self.reactor.call_soon(self._process)
