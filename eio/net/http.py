@@ -18,6 +18,7 @@ from wsproto.utilities import generate_accept_token
 
 from .reactor import Reactor
 from .stream import Stream
+from .timers import TimerHandle
 
 if TYPE_CHECKING:
     from .websocket import WebSocketConnection
@@ -131,6 +132,7 @@ class HttpConnection:
         "_handler",
         "_idle_since",
         "_idle_timeout",
+        "_idle_timer",
         "_on_abort",
         "_on_body",
         "_on_too_large",
@@ -151,6 +153,7 @@ class HttpConnection:
         self._idle_timeout = idle_timeout
         #: Since when no request is in progress (None while one is).
         self._idle_since: float | None = None
+        self._idle_timer: TimerHandle | None = None
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_SIZE)
         self.stream: Stream | None = None
         self._request: HttpRequest | None = None
@@ -166,22 +169,28 @@ class HttpConnection:
         self.stream = stream
         if self._idle_timeout > 0:
             self._idle_since = self.reactor.time()
-            self.reactor.call_later(self._idle_timeout, self._check_idle)
+            self._idle_timer = self.reactor.call_later(self._idle_timeout, self._check_idle)
 
     def _check_idle(self) -> None:
         """Close a connection that waited ``idle_timeout`` for a request (or for its next one
         on keep-alive). One lazily re-armed timer per connection, however many requests."""
+        self._idle_timer = None
         stream = self.stream
         if stream is None or stream.closing or stream.protocol is not self:
             return  # closed, or now a websocket
         since = self._idle_since
         if since is None:  # a request in progress: a parked poll is bounded by its session
-            self.reactor.call_later(self._idle_timeout, self._check_idle)
+            self._idle_timer = self.reactor.call_later(self._idle_timeout, self._check_idle)
         elif self.reactor.time() - since >= self._idle_timeout:
             log.debug("closing idle HTTP connection from %s", stream.peer)
             stream.close()
         else:
-            self.reactor.call_at(since + self._idle_timeout, self._check_idle)
+            self._idle_timer = self.reactor.call_at(since + self._idle_timeout, self._check_idle)
+
+    def _stop_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
 
     @property
     def request(self) -> HttpRequest | None:
@@ -199,6 +208,7 @@ class HttpConnection:
         self._process()
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        self._stop_idle_timer()
         on_abort, self._on_abort = self._on_abort, None
         self._on_body = self._on_too_large = None
         if on_abort is not None:
@@ -402,6 +412,7 @@ class HttpConnection:
         stream.write(out or b"")
         trailing, _closed = self._h11.trailing_data
         self._request = None
+        self._stop_idle_timer()  # a websocket now: nothing may keep this object alive
         protocol = make_protocol(bytes(trailing))
         stream.protocol = protocol
         protocol.attach(stream)

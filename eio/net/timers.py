@@ -10,6 +10,10 @@ from typing import Any
 __all__ = ["TimerHandle", "TimerHeap"]
 
 
+def _nothing(*args: Any) -> None:
+    """The callback of a cancelled timer."""
+
+
 class TimerHandle:
     __slots__ = ("args", "callback", "cancelled", "when")
 
@@ -20,8 +24,11 @@ class TimerHandle:
         self.cancelled = False
 
     def cancel(self) -> None:
-        """Idempotent; the entry stays in the heap and is skipped when it surfaces."""
+        """Idempotent; the entry stays in the heap and is skipped when it surfaces. What the
+        callback referenced is let go at once rather than when the entry surfaces."""
         self.cancelled = True
+        self.callback = _nothing
+        self.args = ()
 
 
 class TimerHeap:
