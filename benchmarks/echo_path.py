@@ -16,7 +16,7 @@ import time
 
 import sio
 from cli.chat import install_chat
-from eio.net.stream import Stream
+from reactor import Stream
 
 
 def masked_frame(text: str) -> bytes:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from eio import Reactor
+from reactor import Reactor
 from sio.client import ClientSocket, ConnectError, Manager
 
 __all__ = ["ChatClient"]

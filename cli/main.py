@@ -12,7 +12,8 @@ import click
 
 import sio
 from cluster import ClusterConfig, Supervisor
-from eio import EngineIOServer, Reactor
+from eio import EngineIOServer
+from reactor import Reactor
 
 from .apps import EngineIOEcho, engine_io_conformance_config, socket_io_conformance_server
 from .chat import install_chat, plain_http_handler

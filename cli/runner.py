@@ -6,7 +6,7 @@ import logging
 import signal
 from collections.abc import Callable
 
-from eio import Reactor
+from reactor import Reactor
 
 __all__ = ["run_until_signalled"]
 

@@ -13,9 +13,7 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from eio import Reactor
-from eio.net.stream import Stream
-from eio.net.timers import TimerHandle
+from reactor import Reactor, Stream, TimerHandle
 
 from .frames import (
     ALL,

@@ -13,7 +13,7 @@ import logging
 import socket
 from collections.abc import Callable
 
-from eio import Reactor
+from reactor import Reactor
 
 __all__ = ["MAX_QUEUED", "FdReceiver", "FdSender"]
 

@@ -19,10 +19,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from eio import Reactor
-from eio.net.listener import Listener, open_listening_socket
-from eio.net.stream import Stream
-from eio.net.timers import TimerHandle
+from reactor import Listener, Reactor, Stream, TimerHandle, open_listening_socket
 
 from .bus import BUS_MAX_BUFFER
 from .fdpass import MAX_QUEUED, FdSender

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Callable
 
 import sio
-from eio import Reactor
+from reactor import Reactor
 
 from .adapter import ClusterAdapter, cluster_adapter_factory
 from .bus import WorkerBus

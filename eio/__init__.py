@@ -14,7 +14,6 @@ from .errors import (
 )
 from .handler import Handler
 from .net.http import HttpRequest, HttpResponse
-from .net.reactor import Reactor
 from .outbound import Outbound
 from .protocol.packet import Packet, PacketType
 from .protocol.request import TransportName
@@ -38,7 +37,6 @@ __all__ = [
     "PacketType",
     "ParseError",
     "ProtocolError",
-    "Reactor",
     "RemoteProtocolError",
     "RequestError",
     "TransportName",

@@ -16,10 +16,10 @@ from enum import Enum
 from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
+from reactor import Reactor, TimerHandle
+
 from .errors import EngineIOError, ParseError
 from .net.http_client import HttpClientConnection, HttpResult
-from .net.reactor import Reactor
-from .net.timers import TimerHandle
 from .net.websocket import WebSocketConnection
 from .protocol.handshake import OpenPayload
 from .protocol.packet import Packet, PacketType, decode_packet

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from reactor import DEFAULT_MAX_BUFFER
+
 from .net.http import DEFAULT_IDLE_TIMEOUT, HttpRequest
-from .net.stream import DEFAULT_MAX_BUFFER
 from .protocol.request import TransportName
 
 __all__ = ["AllowRequest", "EngineIOConfig", "OriginPolicy"]

@@ -14,14 +14,12 @@ from functools import partial
 
 from wsproto.extensions import PerMessageDeflate
 
+from reactor import Listener, Reactor, Stream, TimerHandle, open_listening_socket, tune_accepted
+
 from .config import EngineIOConfig
 from .errors import ErrorCode, ParseError, RequestError
 from .handler import Handler
 from .net.http import HttpConnection, HttpRequest, HttpResponse
-from .net.listener import Listener, open_listening_socket, tune_accepted
-from .net.reactor import Reactor
-from .net.stream import Stream
-from .net.timers import TimerHandle
 from .net.websocket import WebSocketConnection, frame_text
 from .outbound import Outbound
 from .protocol.cors import CorsPolicy

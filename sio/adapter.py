@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from eio import Outbound, Reactor
+from eio import Outbound
+from reactor import Reactor
 
 from .protocol.encoder import encode_messages
 from .protocol.packet import Packet

@@ -25,9 +25,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from eio import Reactor
 from eio.client import ClientListener, ClientState, EngineClient
-from eio.net.timers import TimerHandle
+from reactor import Reactor, TimerHandle
 
 from .errors import AckTimeoutError, PacketError, SocketIOError
 from .events import EventHandlers, Listening, TimedEmitter, call_safely, make_ack

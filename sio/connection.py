@@ -16,7 +16,7 @@ from .protocol.packet import Packet, PacketType, decode_text, encode_text
 from .reasons import DisconnectReason
 
 if TYPE_CHECKING:
-    from eio.net.timers import TimerHandle
+    from reactor import TimerHandle
 
     from .server import Server
     from .socket import Socket

@@ -25,12 +25,11 @@ from eio import (
     EngineIOServer,
     EngineSocket,
     HttpHandler,
-    Reactor,
     TransportName,
 )
 from eio.config import AllowRequest, OriginPolicy
-from eio.net.stream import DEFAULT_MAX_BUFFER
 from eio.protocol.request import parse_query
+from reactor import DEFAULT_MAX_BUFFER, Reactor
 
 from .adapter import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator

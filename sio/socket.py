@@ -19,7 +19,7 @@ from .protocol.packet import RESERVED_EVENTS, Packet, PacketType, dumps
 from .reasons import DisconnectReason
 
 if TYPE_CHECKING:
-    from eio.net.timers import TimerHandle
+    from reactor import TimerHandle
 
     from .connection import Connection
     from .namespace import Namespace

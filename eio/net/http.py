@@ -16,9 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import h11
 from wsproto.utilities import generate_accept_token
 
-from .reactor import Reactor
-from .stream import Stream
-from .timers import TimerHandle
+from reactor import Reactor, Stream, TimerHandle
 
 if TYPE_CHECKING:
     from .websocket import WebSocketConnection

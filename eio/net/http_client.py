@@ -12,10 +12,9 @@ from collections.abc import Callable
 import h11
 from wsproto.utilities import generate_accept_token
 
+from reactor import Connector, Reactor, Stream
+
 from ..errors import EngineIOError
-from .connector import Connector
-from .reactor import Reactor
-from .stream import Stream
 from .websocket import WebSocketConnection
 
 __all__ = ["HttpClientConnection", "HttpClientError", "HttpResult"]

@@ -16,8 +16,9 @@ from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 from wsproto.extensions import Extension
 
+from reactor import Stream
+
 from ..errors import EngineIOError
-from .stream import Stream
 
 __all__ = [
     "MessageTooBigError",

@@ -44,7 +44,7 @@ from typing import Any
 import sio
 from cli.chat import plain_http_handler
 from cluster import ClusterConfig, RemoteSocket, Supervisor
-from eio import Reactor
+from reactor import Reactor
 
 log = logging.getLogger("cluster_app")
 

@@ -24,7 +24,7 @@ from typing import IO, Any, TypeVar
 
 import sio
 from cluster.sticky import slot_for
-from eio import Reactor
+from reactor import Reactor
 from sio.client import ClientSocket
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,8 +22,8 @@ from eio import (
     EngineIOServer,
     EngineSocket,
     HttpHandler,
-    Reactor,
 )
+from reactor import Reactor
 
 T = TypeVar("T")
 

@@ -24,8 +24,7 @@ from cluster.frames import (
     encode_json,
 )
 from cluster.supervisor import ClusterConfig, Supervisor, _HubLink
-from eio import Reactor
-from eio.net.stream import Stream
+from reactor import Reactor, Stream
 
 WAIT = 5.0
 

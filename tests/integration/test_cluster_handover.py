@@ -14,7 +14,7 @@ import pytest
 from cluster import supervisor as supervisor_module
 from cluster.fdpass import FdReceiver, FdSender
 from cluster.supervisor import Supervisor, _Peeker
-from eio import Reactor
+from reactor import Reactor
 
 WAIT = 5.0
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from eio.net.reactor import raise_fd_limit
+from reactor import raise_fd_limit
 
 from .cluster_support import (
     WAIT,

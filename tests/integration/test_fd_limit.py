@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from eio import Reactor
-from eio.net.reactor import raise_fd_limit
+from reactor import Reactor, raise_fd_limit
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from eio import Reactor
+from reactor import Reactor
 
 WAIT = 5.0
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SANS_IO_GLOBS = [
     "eio/protocol/**/*.py",
     "eio/errors.py",
-    "eio/net/timers.py",
+    "reactor/timers.py",
     "sio/protocol/**/*.py",
     "sio/errors.py",
     "cluster/sticky.py",
@@ -120,7 +120,7 @@ def test_layering_scans_the_engine_io_core() -> None:
         "eio/protocol/payload.py",
         "eio/protocol/session.py",
         "eio/protocol/request.py",
-        "eio/net/timers.py",
+        "reactor/timers.py",
     ):
         assert expected in scanned
 
@@ -139,7 +139,7 @@ SCANNER_CASES = [
     ("import logging as log", ["logging"]),
     ("def f():\n    import threading", ["threading"]),
     ("try:\n    import asyncio\nexcept ImportError:\n    pass", ["asyncio"]),
-    ("from ..net import reactor", ["eio.net", "eio.net.reactor"]),
+    ("from ..net import http", ["eio.net", "eio.net.http"]),
     ("from .. import server", ["eio", "eio.server"]),
     ("from .packet import Packet", ["eio.protocol.packet"]),
     ("from . import packet", ["eio.protocol", "eio.protocol.packet"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eio.net.timers import TimerHandle, TimerHeap
+from reactor import TimerHandle, TimerHeap
 
 
 def _noop(*args: Any) -> None:

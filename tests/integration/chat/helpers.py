@@ -26,7 +26,7 @@ import pytest
 
 import sio
 from cli.chat import install_chat, plain_http_handler
-from eio import Reactor
+from reactor import Reactor
 from sio import ConnectRefusedError
 
 REPO = Path(__file__).resolve().parents[3]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import sio
-from eio import Reactor
+from reactor import Reactor
 from sio.client import Backoff, Manager
 
 from .conftest import ClientFactory, ServerFactory

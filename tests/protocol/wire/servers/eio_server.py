@@ -18,8 +18,8 @@ from eio import (
     EngineIOConfig,
     EngineIOServer,
     HttpRequest,
-    Reactor,
 )
+from reactor import Reactor
 
 Echo = EngineIOEcho  # the conformance echo app: every message sent back
 

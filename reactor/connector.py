@@ -7,7 +7,7 @@ import socket
 from collections.abc import Callable
 
 from .listener import tune_accepted
-from .reactor import Reactor
+from .loop import Reactor
 from .timers import TimerHandle
 
 __all__ = ["Connector"]

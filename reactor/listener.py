@@ -8,7 +8,7 @@ import logging
 import socket
 from collections.abc import Callable
 
-from .reactor import Reactor
+from .loop import Reactor
 
 __all__ = ["Listener", "open_listening_socket"]
 

@@ -14,8 +14,7 @@ import socket
 from collections.abc import Callable
 from typing import Protocol
 
-from ..errors import EngineIOError
-from .reactor import Reactor
+from .loop import Reactor
 from .timers import TimerHandle
 
 __all__ = ["DEFAULT_MAX_BUFFER", "SlowConsumerError", "Stream", "StreamProtocol"]
@@ -29,7 +28,7 @@ DEFAULT_MAX_BUFFER = 4 * 1024 * 1024
 LINGER_TIMEOUT = 2.0
 
 
-class SlowConsumerError(EngineIOError):
+class SlowConsumerError(ConnectionError):
     """The peer did not read fast enough: its outbound buffer went over the cap."""
 
 

@@ -1,0 +1,33 @@
+"""The bottom layer: a single-threaded selectors reactor and the sockets it drives.
+
+Everything above (Engine.IO, Socket.IO, the cluster, the CLI) runs on one ``Reactor`` per process
+and imports only what this module exports. It knows nothing of HTTP or Engine.IO.
+"""
+
+from __future__ import annotations
+
+from .clock import Clock, MonotonicClock
+from .connector import Connector
+from .listener import Listener, open_listening_socket, tune_accepted
+from .loop import Flushable, IOHandler, Reactor, raise_fd_limit
+from .stream import DEFAULT_MAX_BUFFER, SlowConsumerError, Stream, StreamProtocol
+from .timers import TimerHandle, TimerHeap
+
+__all__ = [
+    "DEFAULT_MAX_BUFFER",
+    "Clock",
+    "Connector",
+    "Flushable",
+    "IOHandler",
+    "Listener",
+    "MonotonicClock",
+    "Reactor",
+    "SlowConsumerError",
+    "Stream",
+    "StreamProtocol",
+    "TimerHandle",
+    "TimerHeap",
+    "open_listening_socket",
+    "raise_fd_limit",
+    "tune_accepted",
+]
