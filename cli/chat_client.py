@@ -11,7 +11,6 @@ import math
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -156,10 +155,10 @@ class ChatClient:
         elif name == "leave":
             self.socket.emit("leave", callback=lambda text="": status(str(text)))
         elif name == "ping":
-            sent = time.monotonic()
+            sent = self.reactor.time()
 
             def pong(*_: Any) -> None:
-                status(f"pong in {(time.monotonic() - sent) * 1000:.1f} ms")
+                status(f"pong in {(self.reactor.time() - sent) * 1000:.1f} ms")
 
             self.socket.emit("echo", sent, callback=pong)
         elif name == "help":
@@ -212,19 +211,10 @@ class ChatClient:
         self._stop_soon()
 
     def _stop_soon(self) -> None:
-        deadline = time.monotonic() + EXIT_GRACE
-        self.manager.close()
-
-        def check() -> None:
-            if not self.manager.connected and self.manager.engine.state.value == "closed":
-                # One more tick so the last frames leave the socket buffers.
-                self.reactor.call_later(0.05, self.reactor.stop)
-            elif time.monotonic() >= deadline:
-                self.reactor.stop()
-            else:
-                self.reactor.call_later(0.02, check)
-
-        self.reactor.call_soon(check)
+        """Close the connection, then stop (after one more tick for the last frames), or
+        ``EXIT_GRACE`` seconds later."""
+        self.reactor.call_later(EXIT_GRACE, self.reactor.stop)
+        self.manager.close(on_closed=lambda: self.reactor.call_soon(self.reactor.stop))
 
     def run(self) -> int:
         """Connect, chat until /quit, end of input or a signal; returns the exit code."""

@@ -103,7 +103,7 @@ def server(
         install_chat(io)
         bound_host, bound_port = io.listen(host, port)
         click.echo(f"listening on {bound_host}:{bound_port}")
-        run_until_signalled(io.reactor, io.close, lambda: io.closed)
+        run_until_signalled(io.reactor, io.close)
         return
 
     def make_app(
@@ -240,7 +240,7 @@ def conformance_engine_io(host: str, port: int, log_level: str) -> None:
     server = EngineIOServer(reactor, EngineIOEcho(), engine_io_conformance_config())
     bound_host, bound_port = server.listen(host, port)
     click.echo(f"listening on {bound_host}:{bound_port}")
-    run_until_signalled(reactor, server.close, lambda: server.closed)
+    run_until_signalled(reactor, lambda done: server.close(on_closed=done))
 
 
 @conformance.command("socket.io")
@@ -257,4 +257,4 @@ def conformance_socket_io(host: str, port: int, log_level: str) -> None:
     io = socket_io_conformance_server()
     bound_host, bound_port = io.listen(host, port)
     click.echo(f"listening on {bound_host}:{bound_port}")
-    run_until_signalled(io.reactor, io.close, lambda: io.closed)
+    run_until_signalled(io.reactor, io.close)

@@ -16,10 +16,9 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 2.0
 
 
-def run_until_signalled(
-    reactor: Reactor, close: Callable[[], None], is_closed: Callable[[], bool]
-) -> None:
-    """Run ``reactor``; on SIGINT/SIGTERM ``close()``, then stop once ``is_closed()`` or later."""
+def run_until_signalled(reactor: Reactor, close: Callable[[Callable[[], None]], None]) -> None:
+    """Run ``reactor``; on SIGINT/SIGTERM ``close(on_closed)``, then stop once it calls
+    ``on_closed`` (everything is closed), or ``SHUTDOWN_GRACE`` seconds later."""
     stopping = False
 
     def stop() -> None:
@@ -29,16 +28,8 @@ def run_until_signalled(
             return
         stopping = True
         log.info("shutting down")
-        close()
-        deadline = reactor.time() + SHUTDOWN_GRACE
-
-        def check() -> None:
-            if is_closed() or reactor.time() >= deadline:
-                reactor.stop()
-            else:
-                reactor.call_later(0.02, check)
-
-        reactor.call_soon(check)
+        reactor.call_later(SHUTDOWN_GRACE, reactor.stop)
+        close(reactor.stop)
 
     reactor.add_signal_handler(signal.SIGINT, stop)
     reactor.add_signal_handler(signal.SIGTERM, stop)

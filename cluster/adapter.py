@@ -1,53 +1,122 @@
-"""The cluster adapter: the in-memory adapter, plus the same operations on every other worker.
+"""The cluster adapter: the in-memory adapter, plus the same operations on every other server,
+as Node's ``ClusterAdapter`` does them, over any ``ClusterTransport``.
 
-A broadcast is encoded once, here; this worker's recipients get it at once and the other
-workers get the encoded messages over the bus, in order, and deliver them to theirs without
-re-encoding. Room operations, disconnects, ``fetch_sockets`` and server-side emits travel the
-same way. ``local`` broadcasts stay in this worker.
+A broadcast is encoded once, here: the message to the other servers carries it encoded
+(``eio.Outbound``), and this server's recipients get the very same object. A receiving server
+delivers it without encoding it again. Room operations, disconnects, ``fetch_sockets``,
+server-side emits and broadcasts with acknowledgements travel as the other message types
+(``cluster/messages.py``). ``local`` operations stay here.
+
+A request that waits for the other servers (``fetch_sockets``, a server-side emit with an
+acknowledgement) waits for those up when it was sent; it ends with what it has, and an error,
+when one of them leaves or at its timeout. Never a hang.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from eio import Outbound
-from sio.adapter import BroadcastFlags, BroadcastOptions, InMemoryAdapter, outbound_for
-from sio.broadcast import BroadcastOperator
-from sio.events import make_ack
-from sio.protocol.packet import Packet
+from sio import (
+    BroadcastFlags,
+    BroadcastOperator,
+    BroadcastOptions,
+    ClientCountCallback,
+    InMemoryAdapter,
+    Packet,
+    PacketError,
+    decode_messages,
+    outbound_of,
+)
 
-from .bus import WorkerBus
-from .frames import Kind, decode_broadcast, decode_json, encode_broadcast, encode_json
+from .messages import ClusterMessage, ClusterTransport, EncodedPacket, MessageType
 
 if TYPE_CHECKING:
-    from sio.namespace import Namespace
-    from sio.socket import Socket
+    from reactor import TimerHandle
+    from sio import Namespace, Socket
 
-__all__ = ["ClusterAdapter", "RemoteSocket", "cluster_adapter_factory"]
+__all__ = [
+    "REQUEST_TIMEOUT",
+    "ClusterAdapter",
+    "ClusterRequestError",
+    "RemoteSocket",
+    "cluster_adapter_factory",
+]
 
 log = logging.getLogger(__name__)
 
+#: Seconds a request waits for the other servers (Node's DEFAULT_TIMEOUT).
+REQUEST_TIMEOUT = 5.0
 
-def _options_to_json(opts: BroadcastOptions) -> dict[str, Any]:
-    return {
-        "rooms": sorted(opts.rooms),
-        "except": sorted(opts.except_rooms),
-        "volatile": opts.flags.volatile,
-    }
+Done = Callable[[list[Any], BaseException | None], None]
 
 
-def _options_from_json(body: dict[str, Any]) -> BroadcastOptions:
+def encode_options(opts: BroadcastOptions) -> dict[str, Any]:
+    """``opts`` as Node writes them (its flags' timeout is in milliseconds)."""
+    flags: dict[str, Any] = {}
+    if opts.flags.local:
+        flags["local"] = True
+    if opts.flags.volatile:
+        flags["volatile"] = True
+    if opts.flags.timeout is not None:
+        flags["timeout"] = round(opts.flags.timeout * 1000)
+    return {"rooms": sorted(opts.rooms), "except": sorted(opts.except_rooms), "flags": flags}
+
+
+def decode_options(value: Any) -> BroadcastOptions:
+    """The options of a message from another server, applied here only (``local``).
+
+    Raises:
+        ValueError: ``value`` is not options.
+    """
+    if not isinstance(value, dict):
+        raise ValueError("broadcast options are not an object")
+    rooms = value.get("rooms") or ()
+    except_rooms = value.get("except") or ()
+    flags = value.get("flags") or {}
+    if not isinstance(rooms, list | tuple) or not isinstance(except_rooms, list | tuple):
+        raise ValueError("rooms are not lists")
+    if not isinstance(flags, dict):
+        raise ValueError("flags are not an object")
+    timeout = flags.get("timeout")
     return BroadcastOptions(
-        frozenset(str(r) for r in body.get("rooms", ())),
-        frozenset(str(r) for r in body.get("except", ())),
-        BroadcastFlags(local=True, volatile=bool(body.get("volatile", False))),
+        frozenset(str(room) for room in rooms),
+        frozenset(str(room) for room in except_rooms),
+        BroadcastFlags(
+            local=True,
+            volatile=bool(flags.get("volatile")),
+            timeout=timeout / 1000 if isinstance(timeout, int | float) else None,
+        ),
     )
 
 
+class ClusterRequestError(Exception):
+    """A cluster-wide request ended without every server's answer (one left, or timeout)."""
+
+
+def request_id() -> str:
+    """A request id, as Node makes them (8 random bytes in hex)."""
+    return secrets.token_hex(8)
+
+
+class _Request:
+    """A request waiting for the other servers' answers."""
+
+    __slots__ = ("done", "errors", "missing", "responses", "timer")
+
+    def __init__(self, missing: set[str], responses: list[Any], done: Done) -> None:
+        self.missing = missing
+        self.responses = responses
+        self.done = done
+        self.errors: list[str] = []
+        self.timer: TimerHandle | None = None
+
+
 class RemoteSocket:
-    """A socket of another worker, as ``fetch_sockets`` describes it; acting on it goes through
+    """A socket of another server, as ``fetch_sockets`` describes it; acting on it goes through
     the cluster (its own room is its id)."""
 
     def __init__(self, adapter: ClusterAdapter, description: dict[str, Any]) -> None:
@@ -79,44 +148,80 @@ class RemoteSocket:
 
 
 class ClusterAdapter(InMemoryAdapter):
-    def __init__(self, nsp: Namespace, bus: WorkerBus) -> None:
-        super().__init__(nsp)
-        self.bus = bus
-        bus.adapters[nsp.name] = self
+    """One namespace's adapter in a cluster (a ``MessageSink`` of its transport)."""
 
-    # -- outgoing -------------------------------------------------------------------------------
+    def __init__(self, nsp: Namespace, transport: ClusterTransport) -> None:
+        super().__init__(nsp)
+        self.transport = transport
+        self.uid = transport.uid
+        self._requests: dict[str, _Request] = {}
+        self._ack_requests: dict[str, tuple[ClientCountCallback, Callable[[Any], None]]] = {}
+        transport.register(nsp.name, self)
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def _publish(self, kind: MessageType, data: Any = None) -> None:
+        self.transport.publish(ClusterMessage(self.uid, self.nsp.name, kind, data))
+
+    def _respond(self, requester: str, kind: MessageType, data: Any) -> None:
+        message = ClusterMessage(self.uid, self.nsp.name, kind, data)
+        self.transport.publish_response(requester, message)
+
+    def _remote(self, opts: BroadcastOptions) -> bool:
+        """Does this operation go to the other servers too?"""
+        return not opts.flags.local and bool(self.transport.nodes)
+
+    def server_count(self) -> int:
+        return 1 + len(self.transport.nodes)
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
-        if opts.flags.local or not self.bus.peers:
+        if not self._remote(opts):
             self.deliver(packet, opts, None)
             return
-        outbound = outbound_for(packet)
-        self.deliver(packet, opts, outbound)
-        header = {"nsp": self.nsp.name, **_options_to_json(opts)}
-        self.bus.publish(Kind.BROADCAST, encode_broadcast(header, outbound.items))
+        outbound = outbound_of(packet)
+        encoded = EncodedPacket(outbound.messages)
+        self._publish(MessageType.BROADCAST, {"packet": encoded, "opts": encode_options(opts)})
+        self.deliver(None, opts, outbound)
 
-    def _publish_operation(self, kind: Kind, opts: BroadcastOptions, **extra: Any) -> None:
-        if not opts.flags.local:
-            body = {"nsp": self.nsp.name, **_options_to_json(opts), **extra}
-            self.bus.publish(kind, encode_json(body))
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        client_count: ClientCountCallback,
+        ack: Callable[[Any], None],
+    ) -> int:
+        if self._remote(opts):
+            rid = request_id()
+            self._ack_requests[rid] = (client_count, ack)
+            data = {"packet": packet, "requestId": rid, "opts": encode_options(opts)}
+            self._publish(MessageType.BROADCAST, data)
+            # Whether every client answered is the operator's to know: forget the request
+            # when its time is up.
+            timeout = opts.flags.timeout or REQUEST_TIMEOUT
+            self.nsp.server.reactor.call_later(timeout, self._ack_requests.pop, rid, None)
+        return super().broadcast_with_ack(packet, opts, client_count, ack)
 
     def add_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
+        if self._remote(opts):
+            data = {"opts": encode_options(opts), "rooms": sorted(rooms)}
+            self._publish(MessageType.SOCKETS_JOIN, data)
         super().add_sockets(opts, rooms)
-        self._publish_operation(Kind.SOCKETS_JOIN, opts, target_rooms=sorted(rooms))
 
     def del_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
+        if self._remote(opts):
+            data = {"opts": encode_options(opts), "rooms": sorted(rooms)}
+            self._publish(MessageType.SOCKETS_LEAVE, data)
         super().del_sockets(opts, rooms)
-        self._publish_operation(Kind.SOCKETS_LEAVE, opts, target_rooms=sorted(rooms))
 
     def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        if self._remote(opts):
+            data = {"opts": encode_options(opts), "close": close}
+            self._publish(MessageType.DISCONNECT_SOCKETS, data)
         super().disconnect_sockets(opts, close)
-        self._publish_operation(Kind.DISCONNECT_SOCKETS, opts, close=close)
 
-    def fetch_sockets(
-        self, opts: BroadcastOptions, callback: Callable[[list[Any], BaseException | None], None]
-    ) -> None:
+    def fetch_sockets(self, opts: BroadcastOptions, callback: Done) -> None:
         local: list[Any] = self.local_sockets(opts)
-        if opts.flags.local:
+        if not self._remote(opts):
             callback(local, None)
             return
 
@@ -124,60 +229,159 @@ class ClusterAdapter(InMemoryAdapter):
             remote = [RemoteSocket(self, item) for item in items if isinstance(item, dict)]
             callback(local + remote, error)
 
-        body = {"nsp": self.nsp.name, **_options_to_json(opts)}
-        self.bus.request(Kind.FETCH_SOCKETS, body, gathered)
+        rid = self._request(gathered, opts.flags.timeout)
+        self._publish(MessageType.FETCH_SOCKETS, {"opts": encode_options(opts), "requestId": rid})
 
     def server_side_emit(
         self,
         args: list[Any],
         callback: Callable[[BaseException | None, list[Any]], None] | None,
     ) -> None:
-        body = {"nsp": self.nsp.name, "args": args, "ack": callback is not None}
         if callback is None:
-            self.bus.publish(Kind.SERVER_SIDE_EMIT, encode_json(body))
+            self._publish(MessageType.SERVER_SIDE_EMIT, {"packet": args})
             return
-        self.bus.request(
-            Kind.SERVER_SIDE_EMIT,
-            body,
-            lambda responses, error: callback(error, responses),
+        if not self.transport.nodes:
+            callback(None, [])
+            return
+        rid = self._request(lambda responses, error: callback(error, responses), None)
+        self._publish(MessageType.SERVER_SIDE_EMIT, {"requestId": rid, "packet": args})
+
+    def close(self) -> None:
+        self._publish(MessageType.ADAPTER_CLOSE)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def _request(self, done: Done, timeout: float | None) -> str:
+        """Track a request to every server up now; returns its id."""
+        rid = request_id()
+        request = _Request(set(self.transport.nodes), [], done)
+        self._requests[rid] = request
+        request.timer = self.nsp.server.reactor.call_later(
+            timeout or REQUEST_TIMEOUT, self._expire, rid
         )
+        return rid
 
-    # -- incoming -------------------------------------------------------------------------------
+    def _answered(self, rid: Any, uid: str, responses: list[Any]) -> None:
+        request = self._requests.get(rid) if isinstance(rid, str) else None
+        if request is None or uid not in request.missing:
+            return  # stray, late or duplicate
+        request.responses.extend(responses)
+        request.missing.discard(uid)
+        if not request.missing:
+            self._finish(rid)
 
-    def on_bus_frame(self, kind: int, source: int, payload: bytes) -> None:
-        if kind == Kind.BROADCAST:
-            header, items = decode_broadcast(payload)
-            self.deliver(None, _options_from_json(header), Outbound(items))
+    def _expire(self, rid: str) -> None:
+        request = self._requests.get(rid)
+        if request is not None:
+            missing = ", ".join(sorted(request.missing))
+            request.errors.append(f"no answer from server(s) {missing}")
+            self._finish(rid)
+
+    def _finish(self, rid: str) -> None:
+        request = self._requests.pop(rid, None)
+        if request is None:
             return
-        body = decode_json(payload)
-        opts = _options_from_json(body)
-        if kind == Kind.SOCKETS_JOIN:
-            InMemoryAdapter.add_sockets(self, opts, frozenset(body.get("target_rooms", ())))
-        elif kind == Kind.SOCKETS_LEAVE:
-            InMemoryAdapter.del_sockets(self, opts, frozenset(body.get("target_rooms", ())))
-        elif kind == Kind.DISCONNECT_SOCKETS:
-            InMemoryAdapter.disconnect_sockets(self, opts, bool(body.get("close")))
-        elif kind == Kind.FETCH_SOCKETS:
-            described = [_describe(socket) for socket in self.local_sockets(opts)]
-            self.bus.respond(
-                Kind.FETCH_SOCKETS_RESPONSE, source, int(body["request_id"]), {"items": described}
-            )
-        elif kind == Kind.SERVER_SIDE_EMIT:
-            self._on_server_side_emit(source, body)
+        if request.timer is not None:
+            request.timer.cancel()
+        failure = ClusterRequestError("; ".join(request.errors)) if request.errors else None
+        try:
+            request.done(request.responses, failure)
+        except Exception:
+            log.exception("error in a cluster request callback")
 
-    def _on_server_side_emit(self, source: int, body: dict[str, Any]) -> None:
-        args = body.get("args")
+    def on_node_left(self, uid: str, why: str) -> None:
+        for rid, request in list(self._requests.items()):
+            if uid in request.missing:
+                request.missing.discard(uid)
+                request.errors.append(why)
+                if not request.missing:
+                    self._finish(rid)
+
+    # -- receiving ------------------------------------------------------------------------------
+
+    def on_message(self, message: ClusterMessage) -> None:
+        if message.uid == self.uid or message.nsp != self.nsp.name:
+            return
+        data = message.data if isinstance(message.data, dict) else {}
+        kind = message.type
+        try:
+            if kind is MessageType.BROADCAST:
+                self._on_broadcast(message.uid, data)
+            elif kind is MessageType.SOCKETS_JOIN:
+                rooms = frozenset(str(room) for room in data.get("rooms", ()))
+                InMemoryAdapter.add_sockets(self, decode_options(data.get("opts")), rooms)
+            elif kind is MessageType.SOCKETS_LEAVE:
+                rooms = frozenset(str(room) for room in data.get("rooms", ()))
+                InMemoryAdapter.del_sockets(self, decode_options(data.get("opts")), rooms)
+            elif kind is MessageType.DISCONNECT_SOCKETS:
+                close = bool(data.get("close"))
+                InMemoryAdapter.disconnect_sockets(self, decode_options(data.get("opts")), close)
+            elif kind is MessageType.FETCH_SOCKETS:
+                matching = self.local_sockets(decode_options(data.get("opts")))
+                described = [_describe(socket) for socket in matching]
+                answer = {"requestId": data.get("requestId"), "sockets": described}
+                self._respond(message.uid, MessageType.FETCH_SOCKETS_RESPONSE, answer)
+            elif kind is MessageType.SERVER_SIDE_EMIT:
+                self._on_server_side_emit(message.uid, data)
+            elif kind is MessageType.FETCH_SOCKETS_RESPONSE:
+                found = data.get("sockets")
+                found = found if isinstance(found, list) else []
+                self._answered(data.get("requestId"), message.uid, found)
+            elif kind is MessageType.SERVER_SIDE_EMIT_RESPONSE:
+                responses = [data["packet"]] if "packet" in data else []
+                self._answered(data.get("requestId"), message.uid, responses)
+            elif kind is MessageType.BROADCAST_CLIENT_COUNT:
+                entry = self._ack_requests.get(data.get("requestId"))  # type: ignore[arg-type]
+                if entry is not None:
+                    entry[0](int(data.get("clientCount", 0)))
+            elif kind is MessageType.BROADCAST_ACK:
+                entry = self._ack_requests.get(data.get("requestId"))  # type: ignore[arg-type]
+                if entry is not None:
+                    entry[1](data.get("packet"))
+            # INITIAL_HEARTBEAT, HEARTBEAT and ADAPTER_CLOSE: who is up is the transport's.
+        except (ValueError, TypeError, PacketError) as exc:
+            log.warning("bad %s message from server %s: %s", kind.name, message.uid, exc)
+
+    def _on_broadcast(self, requester: str, data: dict[str, Any]) -> None:
+        packet: Packet | EncodedPacket = data["packet"]
+        opts = decode_options(data.get("opts"))
+        rid = data.get("requestId")
+        if rid is None:
+            if isinstance(packet, EncodedPacket):  # delivered as encoded by its sender
+                self.deliver(None, opts, Outbound(packet.messages))
+            else:
+                self.deliver(packet, opts, None)
+            return
+        if isinstance(packet, EncodedPacket):  # acks need this server's own ack id: re-encode
+            packet = decode_messages(packet.messages)
+
+        def count(clients: int) -> None:
+            answer = {"requestId": rid, "clientCount": clients}
+            self._respond(requester, MessageType.BROADCAST_CLIENT_COUNT, answer)
+
+        def acked(response: Any) -> None:
+            self._respond(
+                requester, MessageType.BROADCAST_ACK, {"requestId": rid, "packet": response}
+            )
+
+        InMemoryAdapter.broadcast_with_ack(self, packet, opts, count, acked)
+
+    def _on_server_side_emit(self, requester: str, data: dict[str, Any]) -> None:
+        args = data.get("packet")
         if not isinstance(args, list) or not args:
             return
+        rid = data.get("requestId")
         ack = None
-        if body.get("ack"):
-            request_id = int(body["request_id"])
+        if rid is not None:
+            answered = False
 
-            def send(values: list[Any]) -> None:
-                response = {"items": [values[0] if len(values) == 1 else values]}
-                self.bus.respond(Kind.SERVER_SIDE_EMIT_RESPONSE, source, request_id, response)
+            def ack(*values: Any) -> None:
+                nonlocal answered
+                if not answered:  # one answer per server, its first argument (as Node)
+                    answered = True
+                    answer = {"requestId": rid, "packet": values[0] if values else None}
+                    self._respond(requester, MessageType.SERVER_SIDE_EMIT_RESPONSE, answer)
 
-            ack = make_ack(send)
         self.nsp.server_side_handlers.dispatch(args[0], args[1:], ack, self.nsp)
 
 
@@ -201,8 +405,8 @@ def _describe(socket: Socket) -> dict[str, Any]:
     }
 
 
-def cluster_adapter_factory(bus: WorkerBus) -> Callable[[Namespace], ClusterAdapter]:
+def cluster_adapter_factory(transport: ClusterTransport) -> Callable[[Namespace], ClusterAdapter]:
     def make(nsp: Namespace) -> ClusterAdapter:
-        return ClusterAdapter(nsp, bus)
+        return ClusterAdapter(nsp, transport)
 
     return make

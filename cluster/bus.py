@@ -1,64 +1,42 @@
-"""The worker's end of the cluster bus: frames to and from the master, which relays them.
+"""The worker's end of the cluster bus: the ``ClusterTransport`` of the fork cluster.
 
-Requests that expect answers from the other workers (fetch_sockets, server-side emits with
-acks) are tracked here: each waits for the workers that were alive when it was sent, and ends
-with what it has (and an error) when one of them dies or when it times out. Never a hang.
+Frames go to the master, which relays them to the other workers (``cluster/supervisor.py``).
+A worker's ``uid`` in the cluster is its worker id, so that an answer goes to its requester's
+worker alone. Who is up comes from the master (``Control`` frames), which learns of a death at
+once from SIGCHLD: no heartbeats are needed on this transport.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
-from reactor import Reactor, Stream, TimerHandle
+from reactor import Reactor, Stream
 
 from .frames import (
     ALL,
     MASTER,
+    Control,
     Frame,
     FrameDecoder,
     FrameError,
-    Kind,
     decode_json,
-    encode_frame,
-    encode_json,
+    decode_message,
+    encode_message,
 )
+from .messages import ClusterMessage, MessageSink, response_without_namespace
 
-if TYPE_CHECKING:
-    from .adapter import ClusterAdapter
-
-__all__ = ["ClusterRequestError", "WorkerBus"]
+__all__ = ["BUS_MAX_BUFFER", "WorkerBus"]
 
 log = logging.getLogger(__name__)
 
 #: Bytes the bus may have unsent before the link is considered broken.
 BUS_MAX_BUFFER = 256 * 1024 * 1024
-#: Seconds a cluster-wide request waits for the other workers.
-REQUEST_TIMEOUT = 5.0
-
-Done = Callable[[list[Any], BaseException | None], None]
-
-
-class ClusterRequestError(Exception):
-    """A cluster-wide request ended without every worker's answer (a worker died, timeout)."""
-
-
-class _Pending:
-    __slots__ = ("callback", "errors", "responses", "timer", "waiting")
-
-    def __init__(self, waiting: set[int], callback: Done, timer: TimerHandle) -> None:
-        self.waiting = waiting
-        self.callback = callback
-        self.timer = timer
-        self.responses: list[Any] = []
-        self.errors: list[str] = []
 
 
 class WorkerBus:
-    """Frames between this worker and the others (through the master)."""
+    """Cluster messages between this worker and the others (through the master)."""
 
     def __init__(
         self,
@@ -69,40 +47,38 @@ class WorkerBus:
     ) -> None:
         self.reactor = reactor
         self.worker_id = worker_id
+        self.uid = str(worker_id)
         #: The other live workers, as the master last told us.
         self.peers: set[int] = set()
-        self.adapters: dict[str, ClusterAdapter] = {}
+        self._nodes: frozenset[str] = frozenset()
+        self._sinks: dict[str, MessageSink] = {}
         self._on_eof = on_eof
         self._decoder = FrameDecoder()
-        self._requests: dict[int, _Pending] = {}
-        self._request_ids = itertools.count(1)
         self.stream = Stream(reactor, sock, self, max_buffer=BUS_MAX_BUFFER)
         self.stream.start()
 
-    # -- sending --------------------------------------------------------------------------------
+    # -- ClusterTransport -----------------------------------------------------------------------
 
-    def publish(self, kind: Kind, payload: bytes, target: int = ALL) -> None:
-        if target == ALL and not self.peers:
-            return  # nobody to tell
-        self.stream.write(encode_frame(kind, self.worker_id, target, payload))
+    @property
+    def nodes(self) -> frozenset[str]:
+        return self._nodes
 
-    def request(
-        self, kind: Kind, body: dict[str, Any], callback: Done, timeout: float = REQUEST_TIMEOUT
-    ) -> None:
-        """Send ``body`` to every other worker; ``callback(responses, error)`` once all answered
-        (or one died, or ``timeout`` passed)."""
-        if not self.peers:
-            callback([], None)
+    def register(self, nsp: str, sink: MessageSink) -> None:
+        self._sinks[nsp] = sink
+
+    def publish(self, message: ClusterMessage) -> None:
+        if self.peers:
+            self.stream.write(encode_message(message, self.worker_id, ALL))
+
+    def publish_response(self, requester_uid: str, message: ClusterMessage) -> None:
+        try:
+            target = int(requester_uid)
+        except ValueError:
+            log.error("no worker has uid %r; response dropped", requester_uid)
             return
-        request_id = next(self._request_ids)
-        timer = self.reactor.call_later(timeout, self._expire, request_id)
-        self._requests[request_id] = _Pending(set(self.peers), callback, timer)
-        self.publish(kind, encode_json({**body, "request_id": request_id}))
+        self.stream.write(encode_message(message, self.worker_id, target))
 
-    def respond(self, kind: Kind, target: int, request_id: int, body: dict[str, Any]) -> None:
-        self.publish(kind, encode_json({**body, "request_id": request_id}), target)
-
-    # -- receiving ------------------------------------------------------------------------------
+    # -- StreamProtocol -------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -123,80 +99,41 @@ class WorkerBus:
         pass
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        for request_id in list(self._requests):
-            self._finish(request_id, "the master went away")
+        for peer in list(self.peers):
+            self._peer_down(peer, "is unreachable: the master went away")
         self._on_eof()
 
+    # -- receiving ------------------------------------------------------------------------------
+
     def _dispatch(self, frame: Frame) -> None:
-        kind = frame.kind
         if frame.source == MASTER:
-            self._from_master(kind, frame.payload)
+            self._from_master(frame.kind, frame.payload)
             return
-        if kind == Kind.FETCH_SOCKETS_RESPONSE or kind == Kind.SERVER_SIDE_EMIT_RESPONSE:
-            body = decode_json(frame.payload)
-            pending = self._requests.get(body.get("request_id"))
-            if pending is not None:
-                pending.responses.extend(body.get("items", []))
-                pending.waiting.discard(frame.source)
-                if not pending.waiting:
-                    self._finish(body["request_id"], None)
+        message = decode_message(frame)
+        sink = self._sinks.get(message.nsp)
+        if sink is not None:
+            sink.on_message(message)
             return
-        adapter = self.adapters.get(_namespace_of(kind, frame.payload))
-        if adapter is not None:
-            adapter.on_bus_frame(kind, frame.source, frame.payload)
-        elif kind == Kind.FETCH_SOCKETS or kind == Kind.SERVER_SIDE_EMIT:
-            # Not a namespace of ours (a dynamic one no client of ours joined): nothing to
-            # report, but the requester waits for every worker, so say so at once.
-            body = decode_json(frame.payload)
-            if "request_id" in body:
-                response = (
-                    Kind.FETCH_SOCKETS_RESPONSE
-                    if kind == Kind.FETCH_SOCKETS
-                    else Kind.SERVER_SIDE_EMIT_RESPONSE
-                )
-                self.respond(response, frame.source, int(body["request_id"]), {"items": []})
+        answer = response_without_namespace(message, self.uid)
+        if answer is not None:
+            self.publish_response(message.uid, answer)
 
     def _from_master(self, kind: int, payload: bytes) -> None:
         body = decode_json(payload)
-        if kind == Kind.HELLO:
-            self.peers = {int(w) for w in body.get("workers", []) if int(w) != self.worker_id}
-        elif kind == Kind.WORKER_UP:
-            self.peers.add(int(body["worker"]))
-        elif kind == Kind.WORKER_DOWN:
-            worker = int(body["worker"])
-            self.peers.discard(worker)
-            for request_id, pending in list(self._requests.items()):
-                if worker in pending.waiting:
-                    pending.waiting.discard(worker)
-                    pending.errors.append(f"worker {worker} died")
-                    if not pending.waiting:
-                        self._finish(request_id, None)
+        if kind == Control.HELLO:
+            self._set_peers({int(w) for w in body.get("workers", []) if int(w) != self.worker_id})
+        elif kind == Control.WORKER_UP:
+            self._set_peers(self.peers | {int(body["worker"])})
+        elif kind == Control.WORKER_DOWN:
+            self._peer_down(int(body["worker"]), "died")
 
-    def _expire(self, request_id: int) -> None:
-        pending = self._requests.get(request_id)
-        if pending is not None:
-            waiting = ", ".join(str(w) for w in sorted(pending.waiting))
-            self._finish(request_id, f"no answer from worker(s) {waiting}")
+    def _set_peers(self, peers: set[int]) -> None:
+        self.peers = peers
+        self._nodes = frozenset(str(peer) for peer in peers)
 
-    def _finish(self, request_id: int, error: str | None) -> None:
-        pending = self._requests.pop(request_id, None)
-        if pending is None:
+    def _peer_down(self, worker: int, why: str) -> None:
+        if worker not in self.peers:
             return
-        pending.timer.cancel()
-        if error is not None:
-            pending.errors.append(error)
-        failure = ClusterRequestError("; ".join(pending.errors)) if pending.errors else None
-        try:
-            pending.callback(pending.responses, failure)
-        except Exception:
-            log.exception("error in a cluster request callback")
-
-
-def _namespace_of(kind: int, payload: bytes) -> str:
-    if kind == Kind.BROADCAST:
-        from .frames import decode_broadcast
-
-        header, _ = decode_broadcast(payload)
-        return str(header.get("nsp", "/"))
-    body = decode_json(payload)
-    return str(body.get("nsp", "/"))
+        self._set_peers(self.peers - {worker})
+        for sink in list(self._sinks.values()):
+            sink.on_node_left(str(worker), f"worker {worker} {why}")

@@ -1,12 +1,19 @@
-"""The cluster bus framing, sans-IO: length-prefixed frames between workers and the master.
+"""The cluster bus framing, sans-IO: length-prefixed frames between workers and the master, and
+the encoding of cluster messages (``cluster/messages.py``) in them.
 
-    frame   = length:u32 | kind:u8 | source:u16 | target:u16 | payload
-    (length counts everything after itself)
+    frame   = length:u32 | type:u8 | source:u16 | target:u16 | nsp_len:u16 | nsp | payload
+    (length counts everything after itself; nsp is UTF-8)
+
+    payload = head_len:u32 | head (JSON) | count:u32 | item*
+    item    = kind:u8 (0 text, 1 binary) | size:u32 | bytes
 
 The master relays frames by looking only at ``target`` (a worker id, or ``ALL``): it never
-decodes payloads. Broadcast payloads carry the packet already encoded by the sending worker
-(Engine.IO messages, text as UTF-8 and binary as is), so no worker serialises it again; other
-payloads are compact JSON. Nothing is pickled.
+decodes payloads. The namespace is in the header, so a worker finds the adapter of a message
+without decoding its payload, and decodes it once. A message's ``uid`` is its source worker's
+id, so it takes no room. In a BROADCAST the head is ``{opts, requestId?}`` and the items are the
+packet's Engine.IO messages, encoded once by the sending worker and delivered as they are; in any
+other message the head is ``data`` with binary values replaced by placeholders, and the items are
+those binaries. Master frames (``Control``) carry JSON. Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -16,19 +23,23 @@ import struct
 from enum import IntEnum
 from typing import Any, NamedTuple
 
+from sio.protocol import PacketError, deconstruct, encode_messages, reconstruct
+
+from .messages import ClusterMessage, EncodedPacket, MessageType
+
 __all__ = [
     "ALL",
     "MASTER",
     "MAX_FRAME",
+    "Control",
     "Frame",
     "FrameDecoder",
     "FrameError",
-    "Kind",
-    "decode_broadcast",
     "decode_json",
-    "encode_broadcast",
+    "decode_message",
     "encode_frame",
     "encode_json",
+    "encode_message",
 ]
 
 #: Target meaning "every worker but the sender".
@@ -38,31 +49,25 @@ MASTER = 0
 #: Largest frame accepted (a broadcast of a maximum-size message with room to spare).
 MAX_FRAME = 64 * 1024 * 1024
 
-_HEAD = struct.Struct("!IBHH")
-_BODY_HEAD = struct.Struct("!BHH")
+_HEAD = struct.Struct("!IBHHH")
+_BODY_HEAD = struct.Struct("!BHHH")
 _U32 = struct.Struct("!I")
 _ITEM = struct.Struct("!BI")
+_TEXT = 0
+_BINARY = 1
 
 
 class FrameError(Exception):
-    """A malformed frame: the link it came from is broken and must be dropped."""
+    """A malformed frame or payload. A bad frame length breaks the link (it cannot be
+    resynchronised); a bad payload costs only its frame."""
 
 
-class Kind(IntEnum):
-    #: Worker -> all: deliver an encoded packet to matching sockets.
-    BROADCAST = 1
-    #: Worker -> all: make matching sockets join (``rooms``) / leave / disconnect.
-    SOCKETS_JOIN = 2
-    SOCKETS_LEAVE = 3
-    DISCONNECT_SOCKETS = 4
-    #: Worker -> all, then each -> requester: describe matching sockets.
-    FETCH_SOCKETS = 5
-    FETCH_SOCKETS_RESPONSE = 6
-    #: Worker -> all: an event for the other servers' handlers; responses carry acks.
-    SERVER_SIDE_EMIT = 7
-    SERVER_SIDE_EMIT_RESPONSE = 8
-    #: Master -> worker: your id and the ids of the live workers; a worker came or went.
+class Control(IntEnum):
+    """Frames of the master (source ``MASTER``), outside Node's message types."""
+
+    #: Master -> worker: your id and the ids of the live workers.
     HELLO = 20
+    #: Master -> all: a worker came, or went.
     WORKER_UP = 21
     WORKER_DOWN = 22
 
@@ -71,19 +76,16 @@ class Frame(NamedTuple):
     kind: int
     source: int
     target: int
+    nsp: str
     payload: bytes
 
 
-def encode_frame(kind: int, source: int, target: int, payload: bytes = b"") -> bytes:
-    size = _BODY_HEAD.size + len(payload)
-    if size > MAX_FRAME:
+def encode_frame(kind: int, source: int, target: int, payload: bytes = b"", nsp: str = "") -> bytes:
+    name = nsp.encode("utf-8")
+    size = _BODY_HEAD.size + len(name) + len(payload)
+    if size > MAX_FRAME or len(name) > 0xFFFF:
         raise FrameError(f"frame of {size} bytes is over the {MAX_FRAME} limit")
-    return _HEAD.pack(size, kind, source, target) + payload
-
-
-def retarget(frame_bytes: bytes, target: int) -> bytes:
-    """The same frame with another target (the master does not rebuild payloads)."""
-    return frame_bytes[:7] + struct.pack("!H", target) + frame_bytes[9:]
+    return _HEAD.pack(size, kind, source, target, len(name)) + name + payload
 
 
 class FrameDecoder:
@@ -102,15 +104,19 @@ class FrameDecoder:
         offset = 0
         end = len(buffer)
         while end - offset >= _HEAD.size:
-            (size,) = _U32.unpack_from(buffer, offset)
-            if size < _BODY_HEAD.size or size > MAX_FRAME:
+            size, kind, source, target, name_len = _HEAD.unpack_from(buffer, offset)
+            if size < _BODY_HEAD.size + name_len or size > MAX_FRAME:
                 raise FrameError(f"bad frame length {size}")
             total = 4 + size
             if end - offset < total:
                 break
-            kind, source, target = _BODY_HEAD.unpack_from(buffer, offset + 4)
             raw = bytes(buffer[offset : offset + total])
-            frames.append((Frame(kind, source, target, raw[_HEAD.size :]), raw))
+            name_end = _HEAD.size + name_len
+            try:
+                nsp = raw[_HEAD.size : name_end].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FrameError("namespace is not UTF-8") from exc
+            frames.append((Frame(kind, source, target, nsp, raw[name_end:]), raw))
             offset += total
         if offset:
             del buffer[:offset]
@@ -121,7 +127,8 @@ class FrameDecoder:
 
 
 def encode_json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), default=str).encode("utf-8")
+    """Compact JSON; what JSON cannot hold (a set in ``socket.data``...) becomes its ``str``."""
+    return json.dumps(value, separators=(",", ":"), default=str).encode("ascii")
 
 
 def decode_json(payload: bytes) -> Any:
@@ -131,26 +138,62 @@ def decode_json(payload: bytes) -> Any:
         raise FrameError("bad JSON payload") from exc
 
 
-def encode_broadcast(header: dict[str, Any], items: list[str | bytes]) -> bytes:
-    """A broadcast: its JSON header (namespace, rooms, flags) and the encoded messages."""
-    head = encode_json(header)
-    parts = [_U32.pack(len(head)), head, _U32.pack(len(items))]
+def encode_message(message: ClusterMessage, source: int, target: int) -> bytes:
+    """The frame of a cluster message from worker ``source`` (``message.uid`` is implied)."""
+    data = message.data
+    if message.type is MessageType.BROADCAST:
+        packet = data["packet"]
+        items = packet.messages if isinstance(packet, EncodedPacket) else encode_messages(packet)
+        head = {key: value for key, value in data.items() if key != "packet"}
+    else:
+        head, items = deconstruct(data)  # type: ignore[assignment]
+    return encode_frame(message.type, source, target, _pack(head, items), message.nsp)
+
+
+def decode_message(frame: Frame) -> ClusterMessage:
+    """The cluster message of a frame from a worker.
+
+    Raises:
+        FrameError: an unknown type or a malformed payload.
+    """
+    try:
+        kind = MessageType(frame.kind)
+    except ValueError:
+        raise FrameError(f"unknown message type {frame.kind}") from None
+    head, items = _unpack(frame.payload)
+    if kind is MessageType.BROADCAST:
+        if not isinstance(head, dict):
+            raise FrameError("broadcast head is not an object")
+        data: Any = {**head, "packet": EncodedPacket(items)}
+    else:
+        if any(isinstance(item, str) for item in items):
+            raise FrameError("text item outside a broadcast")
+        try:
+            data = reconstruct(head, items)  # type: ignore[arg-type]
+        except (PacketError, RecursionError) as exc:
+            raise FrameError("bad binary placeholder") from exc
+    return ClusterMessage(str(frame.source), frame.nsp, kind, data)
+
+
+def _pack(head: Any, items: list[str | bytes]) -> bytes:
+    head_bytes = encode_json(head)
+    parts = [_U32.pack(len(head_bytes)), head_bytes, _U32.pack(len(items))]
     for item in items:
         if isinstance(item, str):
             data = item.encode("utf-8")
-            parts.append(_ITEM.pack(0, len(data)))
+            parts.append(_ITEM.pack(_TEXT, len(data)))
         else:
             data = item
-            parts.append(_ITEM.pack(1, len(data)))
+            parts.append(_ITEM.pack(_BINARY, len(data)))
         parts.append(data)
     return b"".join(parts)
 
 
-def decode_broadcast(payload: bytes) -> tuple[dict[str, Any], list[str | bytes]]:
+def _unpack(payload: bytes) -> tuple[Any, list[str | bytes]]:
     """Raises FrameError on truncation or bad UTF-8."""
     try:
         (head_len,) = _U32.unpack_from(payload, 0)
-        header = decode_json(payload[4 : 4 + head_len])
+        head = decode_json(payload[4 : 4 + head_len])
         offset = 4 + head_len
         (count,) = _U32.unpack_from(payload, offset)
         offset += 4
@@ -160,11 +203,11 @@ def decode_broadcast(payload: bytes) -> tuple[dict[str, Any], list[str | bytes]]
             offset += _ITEM.size
             data = payload[offset : offset + size]
             if len(data) != size:
-                raise FrameError("truncated broadcast item")
+                raise FrameError("truncated item")
             offset += size
-            items.append(data.decode("utf-8") if kind == 0 else bytes(data))
+            items.append(data.decode("utf-8") if kind == _TEXT else bytes(data))
     except (struct.error, UnicodeDecodeError) as exc:
-        raise FrameError("bad broadcast payload") from exc
-    if not isinstance(header, dict):
-        raise FrameError("broadcast header is not an object")
-    return header, items
+        raise FrameError("bad payload") from exc
+    if offset != len(payload):
+        raise FrameError("trailing bytes after the payload")
+    return head, items

@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from reactor import Listener, Reactor, Stream, TimerHandle, open_listening_socke
 
 from .bus import BUS_MAX_BUFFER
 from .fdpass import MAX_QUEUED, FdSender
-from .frames import ALL, MASTER, Frame, FrameDecoder, FrameError, Kind, encode_frame, encode_json
+from .frames import ALL, MASTER, Control, Frame, FrameDecoder, FrameError, encode_frame, encode_json
 from .sticky import MAX_PEEK, forwarded_client, head_complete, slot_for
 from .worker import AppFactory, run_worker
 
@@ -293,12 +292,12 @@ class Supervisor:
         fd_child.close()
         bus_child.close()
         slot.pid = pid
-        slot.started_at = time.monotonic()
+        slot.started_at = self.reactor.time()
         link = Stream(self.reactor, bus_parent, _HubLink(self, slot), max_buffer=BUS_MAX_BUFFER)
         slot.link = link
         link.start()
-        link.write(encode_frame(Kind.HELLO, MASTER, slot.id, encode_json({"workers": live})))
-        self._tell_others(slot, Kind.WORKER_UP)
+        link.write(encode_frame(Control.HELLO, MASTER, slot.id, encode_json({"workers": live})))
+        self._tell_others(slot, Control.WORKER_UP)
         slot.sender.attach(fd_parent)
         log.info("worker %d started (pid %d)", slot.id, pid)
 
@@ -339,7 +338,7 @@ class Supervisor:
             slot.link.abort()
             slot.link = None
         slot.sender.detach()
-        self._tell_others(slot, Kind.WORKER_DOWN)
+        self._tell_others(slot, Control.WORKER_DOWN)
         if os.WIFSIGNALED(status):
             how = f"killed by signal {os.WTERMSIG(status)}"
         else:
@@ -347,13 +346,13 @@ class Supervisor:
         if self._stopping:
             log.info("worker %d %s", slot.id, how)
             return
-        lived = time.monotonic() - slot.started_at
+        lived = self.reactor.time() - slot.started_at
         slot.failures = slot.failures + 1 if lived < CRASH_LOOP_WINDOW else 0
         delay = min(0.1 * 2 ** (slot.failures - 1), MAX_RESTART_DELAY) if slot.failures else 0.0
         log.warning("worker %d %s after %.1f s; restarting in %.1f s", slot.id, how, lived, delay)
         slot.restart_timer = self.reactor.call_later(delay, self._spawn, slot)
 
-    def _tell_others(self, slot: _Slot, kind: Kind) -> None:
+    def _tell_others(self, slot: _Slot, kind: Control) -> None:
         frame = encode_frame(kind, MASTER, ALL, encode_json({"worker": slot.id}))
         for other in self.slots:
             if other is not slot and other.link is not None:

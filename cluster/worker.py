@@ -58,20 +58,13 @@ def run_worker(
     stopping = False
 
     def stop(grace: float) -> None:
+        """Close the clients; stop once they are all closed, or after ``grace`` seconds."""
         nonlocal stopping
         if stopping:
             return
         stopping = True
-        io.close()
-        deadline = reactor.time() + grace
-
-        def check() -> None:
-            if io.closed or reactor.time() >= deadline:
-                reactor.stop()
-            else:
-                reactor.call_later(0.02, check)
-
-        reactor.call_soon(check)
+        reactor.call_later(grace, reactor.stop)
+        io.close(on_closed=reactor.stop)
 
     def master_gone() -> None:
         if not stopping:

@@ -1,8 +1,12 @@
-"""Engine.IO v4, written from the protocol: sans-IO codecs and session, on a selectors reactor."""
+"""Engine.IO v4, written from the protocol: sans-IO codecs and session, on the reactor.
+
+This module is the package's whole public surface: the layers above import only from here.
+"""
 
 from __future__ import annotations
 
-from .config import EngineIOConfig
+from .client import ClientListener, ClientState, EngineClient, EngineClientError
+from .config import AllowRequest, EngineIOConfig, OriginPolicy
 from .errors import (
     EngineIOError,
     ErrorCode,
@@ -16,12 +20,19 @@ from .handler import Handler
 from .net.http import HttpRequest, HttpResponse
 from .outbound import Outbound
 from .protocol.packet import Packet, PacketType
-from .protocol.request import TransportName
+from .protocol.request import TransportName, parse_query
 from .protocol.session import DisconnectReason
-from .server import EngineIOServer, EngineSocket, HttpHandler
+from .protocol.sid import generate_sid
+from .server import EngineIOServer, HttpHandler
+from .socket import EngineSocket
 
 __all__ = [
+    "AllowRequest",
+    "ClientListener",
+    "ClientState",
     "DisconnectReason",
+    "EngineClient",
+    "EngineClientError",
     "EngineIOConfig",
     "EngineIOError",
     "EngineIOServer",
@@ -32,6 +43,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "LocalProtocolError",
+    "OriginPolicy",
     "Outbound",
     "Packet",
     "PacketType",
@@ -40,4 +52,6 @@ __all__ = [
     "RemoteProtocolError",
     "RequestError",
     "TransportName",
+    "generate_sid",
+    "parse_query",
 ]

@@ -36,7 +36,14 @@ CLOSE_TIMEOUT = 5.0
 
 
 class EngineClientError(EngineIOError):
-    """Why a client connection failed (refused handshake, network error, bad packet)."""
+    """Why a client connection failed (refused handshake, network error, bad packet).
+
+    ``status`` is the HTTP status of a refusal, None for any other failure.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ClientState(Enum):
@@ -564,6 +571,4 @@ def _refusal(result: HttpResult) -> EngineClientError:
     except ValueError:
         if result.body:
             message = f"HTTP {result.status}: {result.body[:200]!r}"
-    error = EngineClientError(message)
-    error.status = result.status  # type: ignore[attr-defined]
-    return error
+    return EngineClientError(message, result.status)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from reactor import DEFAULT_MAX_BUFFER
 
@@ -53,10 +53,6 @@ class EngineIOConfig:
     #: Seconds an HTTP connection may wait for a request, or idle between keep-alive requests,
     #: before it is closed (60 s, as node's headersTimeout). 0: never.
     http_idle_timeout: float = DEFAULT_IDLE_TIMEOUT
-    #: Prefix of every session id (the cluster puts the worker id here).
-    sid_tag: str = ""
-    #: Extra headers on every Engine.IO response.
-    extra_headers: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def ping_interval_ms(self) -> int:

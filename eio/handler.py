@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .protocol.session import DisconnectReason
-    from .server import EngineSocket
+    from .socket import EngineSocket
 
 __all__ = ["Handler"]
 

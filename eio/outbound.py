@@ -3,33 +3,38 @@
 from __future__ import annotations
 
 from .net.websocket import frame_binary, frame_text
+from .protocol.session import MESSAGE_PREFIX
 
 __all__ = ["Outbound"]
 
 
 class Outbound:
-    """Engine.IO MESSAGE packets, encoded for polling and (on first use) framed for websocket.
+    """The layer above's messages, made into Engine.IO packets once for any number of sessions.
 
-    ``items`` are encoded packets: ``"4..."`` strings for text messages, ``bytes`` for binary ones.
+    ``messages`` are what the layer above would pass to ``EngineSocket.send`` (``str``) and
+    ``send_binary`` (``bytes``), in order. ``packets`` are their Engine.IO packets (a polling
+    session queues them); ``frames`` are the websocket frames of them all, made on first use and
+    shared by every websocket recipient. ``recipients`` counts the sessions it was sent to.
     """
 
-    __slots__ = ("_frames", "items")
+    __slots__ = ("_frames", "messages", "packets", "recipients")
 
-    def __init__(self, items: list[str | bytes]) -> None:
-        self.items = items
+    def __init__(self, messages: list[str | bytes]) -> None:
+        self.messages = messages
+        self.packets: list[str | bytes] = [
+            MESSAGE_PREFIX + message if isinstance(message, str) else message
+            for message in messages
+        ]
+        self.recipients = 0
         self._frames: bytes | None = None
-
-    @classmethod
-    def message(cls, text: str) -> Outbound:
-        return cls(["4" + text])
 
     @property
     def frames(self) -> bytes:
-        """The websocket frames of every item, made once and shared by all recipients."""
+        """The websocket frames of every packet, made once and shared by all recipients."""
         frames = self._frames
         if frames is None:
             frames = self._frames = b"".join(
-                frame_text(item) if isinstance(item, str) else frame_binary(item)
-                for item in self.items
+                frame_text(packet) if isinstance(packet, str) else frame_binary(packet)
+                for packet in self.packets
             )
         return frames

@@ -1,8 +1,9 @@
-"""The Engine.IO server: the composition root that joins sessions, transports and the reactor.
+"""The Engine.IO server: routes HTTP requests and owns the session table.
 
-``EngineIOServer`` routes HTTP requests (handshake, poll, post, websocket, CORS preflight, the
-application's own routes) and owns the session table. ``EngineSocket`` is one session as the
-layer above sees it, and the glue between the sans-IO ``Session`` and the sockets carrying it.
+Requests to the Engine.IO path are checked (``eio/protocol/request.py``), then become a
+handshake, a poll or a POST of a polling session, or a websocket (a handshake or an upgrade).
+Everything else goes to the application's own HTTP routes. ``EngineSocket`` (``eio/socket.py``)
+is one session; its transports are in ``eio/transports/``.
 """
 
 from __future__ import annotations
@@ -10,23 +11,18 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from functools import partial
 
 from wsproto.extensions import PerMessageDeflate
 
 from reactor import Listener, Reactor, Stream, TimerHandle, open_listening_socket, tune_accepted
 
 from .config import EngineIOConfig
-from .errors import ErrorCode, ParseError, RequestError
+from .errors import ErrorCode, RequestError
 from .handler import Handler
 from .net.http import HttpConnection, HttpRequest, HttpResponse
-from .net.websocket import WebSocketConnection, frame_text
-from .outbound import Outbound
+from .net.websocket import WebSocketConnection
 from .protocol.cors import CorsPolicy
-from .protocol.encoding import choose_encoding, compress
 from .protocol.handshake import OpenPayload
-from .protocol.packet import decode_packet
-from .protocol.payload import decode_payload, encode_payload
 from .protocol.request import (
     EngineRequest,
     TransportName,
@@ -34,482 +30,22 @@ from .protocol.request import (
     classify_request,
     parse_query,
 )
-from .protocol.session import (
-    DisconnectReason,
-    Event,
-    MessageReceived,
-    ProbeAnswered,
-    ReadyState,
-    Session,
-    SessionClosed,
-    UpgradeAborted,
-    UpgradeCompleted,
-)
+from .protocol.session import DisconnectReason
 from .protocol.sid import generate_sid
+from .socket import EngineSocket
+from .transports.polling import TEXT_HEADERS, PollingTransport
 
-__all__ = ["EngineIOServer", "EngineSocket", "HttpHandler"]
+__all__ = ["EngineIOServer", "HttpHandler"]
 
 log = logging.getLogger(__name__)
 
 #: An application's own HTTP routes: return a response, or None for 404.
 HttpHandler = Callable[[HttpRequest], HttpResponse | None]
 
-TEXT_HEADERS = [("content-type", "text/plain; charset=UTF-8"), ("cache-control", "no-store")]
-OK_HEADERS = [("content-type", "text/html")]
 JSON_HEADERS = [("content-type", "application/json")]
 
 #: Seconds a closing server waits for polling clients to fetch their CLOSE packet.
 CLOSE_GRACE = 1.5
-
-_OPEN = ReadyState.OPEN
-_CLOSED = ReadyState.CLOSED
-
-
-class _UpgradeCandidate:
-    """Listens on a websocket that wants to take over a polling session (until it sends ``5``)."""
-
-    __slots__ = ("owner",)
-
-    def __init__(self, owner: EngineSocket) -> None:
-        self.owner = owner
-
-    def ws_text(self, ws: WebSocketConnection, text: str) -> None:
-        self.owner._candidate_text(ws, text)
-
-    def ws_binary(self, ws: WebSocketConnection, data: bytes) -> None:
-        self.owner._candidate_abort(ws)
-
-    def ws_closed(self, ws: WebSocketConnection, exc: BaseException | None) -> None:
-        self.owner._candidate_closed(ws)
-
-
-class EngineSocket:
-    """One Engine.IO session on the server: what handlers get, and its transports' glue."""
-
-    __slots__ = (
-        "_dirty",
-        "_finalized",
-        "_poll",
-        "_poll_encoding",
-        "_poll_headers",
-        "_timer",
-        "_timer_when",
-        "candidate",
-        "data",
-        "request",
-        "server",
-        "session",
-        "sid",
-        "text_handler",
-        "ws",
-    )
-
-    def __init__(
-        self, server: EngineIOServer, sid: str, request: HttpRequest, transport: TransportName
-    ) -> None:
-        config = server.config
-        self.server = server
-        self.sid = sid
-        #: The handshake request (headers, query, peer address).
-        self.request = request
-        self.session = Session(
-            sid,
-            transport,
-            now=server.reactor.time(),
-            ping_interval=config.ping_interval,
-            ping_timeout=config.ping_timeout,
-            upgrade_timeout=config.upgrade_timeout,
-        )
-        self.ws: WebSocketConnection | None = None
-        self.candidate: WebSocketConnection | None = None
-        self._poll: HttpConnection | None = None
-        self._poll_headers: list[tuple[str, str]] = []
-        self._poll_encoding: str | None = None
-        self._dirty = False
-        self._finalized = False
-        self._timer: TimerHandle | None = None
-        self._timer_when = 0.0
-        #: Free for the layer above (Socket.IO keeps its per-connection state here).
-        self.data: object = None
-        #: Set by the layer above to get this session's text messages directly, instead of
-        #: through ``Handler.on_message`` (one dispatch less per message).
-        self.text_handler: Callable[[str], None] | None = None
-
-    def __repr__(self) -> str:
-        return f"<EngineSocket {self.sid} {self.transport} {self.session.ready_state.value}>"
-
-    # -- the handler's API ----------------------------------------------------------------------
-
-    @property
-    def transport(self) -> str:
-        """``"polling"`` or ``"websocket"``."""
-        return self.session.transport.value
-
-    @property
-    def remote_address(self) -> str | None:
-        peer = self.request.remote_address
-        return peer[0] if peer else None
-
-    @property
-    def connected(self) -> bool:
-        return self.session.ready_state is _OPEN
-
-    @property
-    def writable(self) -> bool:
-        """Could a packet leave right now (used to drop volatile packets)?"""
-        if self.session.ready_state is not _OPEN:
-            return False
-        ws = self.ws
-        if ws is not None:
-            stream = ws.stream
-            return stream is not None and not stream.closing and stream.buffered == 0
-        return self._poll is not None
-
-    def send(self, data: str) -> None:
-        """Send a text message."""
-        session = self.session
-        if session.ready_state is not _OPEN:
-            return
-        ws = self.ws
-        if ws is not None:
-            stream = ws.stream
-            if ws.plain and stream is not None:
-                stream.write(frame_text("4" + data))  # the hot path: one frame, no wsproto
-            else:
-                ws.send_text("4" + data)
-        else:
-            session.send("4" + data)
-            if not self._dirty:
-                self._mark_dirty()
-
-    def send_binary(self, data: bytes) -> None:
-        """Send a binary message."""
-        session = self.session
-        if session.ready_state is not _OPEN:
-            return
-        ws = self.ws
-        if ws is not None:
-            ws.send_binary(data)
-        else:
-            session.send(bytes(data))
-            if not self._dirty:
-                self._mark_dirty()
-
-    def send_outbound(self, outbound: Outbound) -> None:
-        """Send messages encoded once for many sessions (websocket frames shared too)."""
-        session = self.session
-        if session.ready_state is not _OPEN:
-            return
-        ws = self.ws
-        if ws is not None:
-            if ws.deflate:
-                for item in outbound.items:
-                    self._ws_send_item(ws, item)
-            else:
-                ws.send_frames(outbound.frames)
-            return
-        for item in outbound.items:
-            session.send(item)
-        if not self._dirty:
-            self._mark_dirty()
-
-    def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
-        """Close the session; queued packets still go out first."""
-        event = self.session.close(self.server.reactor.time(), reason)
-        if event is not None:
-            self._handle(event)
-        self._mark_dirty()
-
-    # -- flushing and time ----------------------------------------------------------------------
-
-    def _mark_dirty(self) -> None:
-        if not self._dirty:
-            self._dirty = True
-            self.server.reactor.mark_dirty(self)
-
-    def flush(self) -> None:
-        """End of tick: answer a parked poll, drain the queue onto the websocket, re-arm time."""
-        self._dirty = False
-        if self._finalized:
-            return
-        session = self.session
-        if self._poll is not None and session.poll_parked:
-            reply = session.poll_reply()
-            if reply is not None:
-                self._answer_poll(reply)
-        ws = self.ws
-        if ws is not None and session.has_pending():
-            for item in session.take_pending():
-                self._ws_send_item(ws, item)
-        if session.ready_state is _CLOSED:
-            self._finalize()
-        else:
-            self._arm_timer()
-
-    @staticmethod
-    def _ws_send_item(ws: WebSocketConnection, item: str | bytes) -> None:
-        if isinstance(item, str):
-            ws.send_text(item)
-        else:
-            ws.send_binary(item)
-
-    def _arm_timer(self) -> None:
-        deadline = self.session.next_deadline()
-        timer = self._timer
-        if deadline is None:
-            if timer is not None:
-                timer.cancel()
-                self._timer = None
-            return
-        if timer is not None:
-            if self._timer_when <= deadline:
-                return  # fires first; re-armed then (one timer per session, however busy)
-            timer.cancel()
-        self._timer = self.server.reactor.call_at(deadline, self._on_timer)
-        self._timer_when = deadline
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        for event in self.session.handle_timeout(self.server.reactor.time()):
-            self._handle(event)
-        self._mark_dirty()
-
-    # -- events from the session ----------------------------------------------------------------
-
-    def _handle(self, event: Event) -> None:
-        if isinstance(event, MessageReceived):
-            data = event.data
-            if isinstance(data, str):
-                self._deliver_text(data)
-            else:
-                self._deliver_binary(data)
-        elif isinstance(event, SessionClosed):
-            self._mark_dirty()
-            # Later, not now: a send that failed mid-broadcast must not change the rooms the
-            # broadcast is walking.
-            self.server.reactor.call_soon(self._notify_closed, event.reason)
-        elif isinstance(event, UpgradeAborted):
-            candidate, self.candidate = self.candidate, None
-            if candidate is not None:
-                candidate.close()
-
-    def _deliver_text(self, data: str) -> None:
-        try:
-            if self.text_handler is not None:
-                self.text_handler(data)
-            else:
-                self.server.handler.on_message(self, data)
-        except Exception:
-            log.exception("error in on_message handler (sid=%s)", self.sid)
-
-    def _deliver_binary(self, data: bytes) -> None:
-        try:
-            self.server.handler.on_binary(self, data)
-        except Exception:
-            log.exception("error in on_binary handler (sid=%s)", self.sid)
-
-    def _notify_closed(self, reason: DisconnectReason) -> None:
-        log.debug("session closed sid=%s reason=%s", self.sid, reason)
-        try:
-            self.server.handler.on_disconnect(self, reason)
-        except Exception:
-            log.exception("error in on_disconnect handler (sid=%s)", self.sid)
-
-    def _fail(self, reason: DisconnectReason) -> None:
-        event = self.session.fail(reason)
-        if event is not None:
-            self._handle(event)
-        self._mark_dirty()
-
-    def _finalize(self) -> None:
-        self._finalized = True
-        server = self.server
-        if server.sessions.get(self.sid) is self:
-            del server.sessions[self.sid]
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._poll is not None:
-            # A poll parked but never answered (the session closed between polls): release it.
-            conn, self._poll = self._poll, None
-            conn.respond(200, TEXT_HEADERS + self._poll_headers, b"1")
-        if self.ws is not None:
-            self.ws.close(1000)
-        if self.candidate is not None:
-            self.candidate.close(1000)
-            self.candidate = None
-
-    # -- polling --------------------------------------------------------------------------------
-
-    def on_poll(
-        self, conn: HttpConnection, request: HttpRequest, cors: list[tuple[str, str]]
-    ) -> None:
-        event = self.session.open_poll()
-        if event is not None:
-            self.server.respond_error(conn, RequestError(ErrorCode.BAD_REQUEST), cors)
-            self._handle(event)
-            return
-        self._poll = conn
-        self._poll_headers = cors
-        self._poll_encoding = (
-            choose_encoding(request.header("accept-encoding"))
-            if self.server.config.http_compression
-            else None
-        )
-        conn.park(self._poll_aborted)
-        self._mark_dirty()
-
-    def _answer_poll(self, items: list[str | bytes]) -> None:
-        conn, self._poll = self._poll, None
-        assert conn is not None
-        body = encode_payload(items).encode("utf-8")
-        headers = TEXT_HEADERS + self._poll_headers
-        encoding = self._poll_encoding
-        if encoding is not None and len(body) >= self.server.config.compression_threshold:
-            body = compress(body, encoding)
-            headers = [*headers, ("content-encoding", encoding)]
-        conn.respond(200, headers, body)
-
-    def _poll_aborted(self) -> None:
-        self._poll = None
-        event = self.session.poll_aborted()
-        if event is not None:
-            self._handle(event)
-        self._mark_dirty()
-
-    def on_post(
-        self, conn: HttpConnection, request: HttpRequest, cors: list[tuple[str, str]]
-    ) -> None:
-        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
-        if content_type == "application/octet-stream":
-            # Engine.IO v4 sends binary as base64 text; a binary body is a v3 client or garbage.
-            self.server.respond_error(conn, RequestError(ErrorCode.BAD_REQUEST), cors)
-            self._fail(DisconnectReason.TRANSPORT_ERROR)
-            return
-        event = self.session.open_post()
-        if event is not None:
-            self.server.respond_error(conn, RequestError(ErrorCode.BAD_REQUEST), cors)
-            self._handle(event)
-            return
-        conn.park(self._post_aborted)
-        conn.read_body(
-            self.server.config.max_payload,
-            partial(self._post_body, conn, cors),
-            partial(self._post_too_large, conn, cors),
-        )
-
-    def _post_body(self, conn: HttpConnection, cors: list[tuple[str, str]], body: bytes) -> None:
-        session = self.session
-        session.close_post()
-        error: ParseError | None = None
-        try:
-            packets = decode_payload(body)
-        except ParseError as exc:
-            packets, error = exc.decoded, exc
-        now = self.server.reactor.time()
-        for packet in packets:
-            event = session.receive(packet, now)
-            if event is not None:
-                self._handle(event)
-        if error is not None:
-            log.debug("parse error on POST sid=%s: %s", self.sid, error)
-            self._fail(DisconnectReason.PARSE_ERROR)
-            self.server.respond_error(conn, RequestError(ErrorCode.BAD_REQUEST), cors)
-        else:
-            conn.respond(200, OK_HEADERS + cors, b"ok")
-        self._mark_dirty()
-
-    def _post_too_large(self, conn: HttpConnection, cors: list[tuple[str, str]]) -> None:
-        self.session.close_post()
-        error = RequestError(ErrorCode.BAD_REQUEST, "Payload too large", status=413)
-        self.server.respond_error(conn, error, cors, close=True)
-
-    def _post_aborted(self) -> None:
-        self.session.close_post()
-        self._fail(DisconnectReason.TRANSPORT_ERROR)
-
-    # -- websocket ------------------------------------------------------------------------------
-
-    def on_websocket(self, conn: HttpConnection, request: HttpRequest) -> None:
-        """A websocket with this session's sid: the upgrade from polling begins (or is refused)."""
-        ws = self.server.accept_websocket(conn, request)
-        if ws is None:
-            return
-        if not self.session.begin_upgrade(self.server.reactor.time()):
-            ws.close()  # already upgraded or upgrading: the reference server closes the newcomer
-            return
-        self.candidate = ws
-        ws.start(_UpgradeCandidate(self))
-        self._mark_dirty()
-
-    def ws_text(self, ws: WebSocketConnection, text: str) -> None:
-        session = self.session
-        if ws is not self.ws:
-            return
-        if text[:1] == "4" and session.ready_state is _OPEN:
-            # The hot path: a message on an open session, straight to the layer above.
-            handler = self.text_handler
-            if handler is None:
-                self._deliver_text(text[1:])
-                return
-            try:
-                handler(text[1:])
-            except Exception:
-                log.exception("error in the text handler (sid=%s)", self.sid)
-            return
-        try:
-            packet = decode_packet(text)
-        except ParseError:
-            self._fail(DisconnectReason.PARSE_ERROR)
-            return
-        event = session.receive(packet, self.server.reactor.time())
-        if event is not None:
-            self._handle(event)
-
-    def ws_binary(self, ws: WebSocketConnection, data: bytes) -> None:
-        if ws is self.ws and self.session.ready_state is _OPEN:
-            self._deliver_binary(data)
-
-    def ws_closed(self, ws: WebSocketConnection, exc: BaseException | None) -> None:
-        if ws is not self.ws:
-            return
-        if exc is not None:
-            log.debug("websocket error sid=%s: %s", self.sid, exc)
-        self._fail(
-            DisconnectReason.TRANSPORT_CLOSE if exc is None else DisconnectReason.TRANSPORT_ERROR
-        )
-
-    def _candidate_text(self, ws: WebSocketConnection, text: str) -> None:
-        if ws is not self.candidate:
-            return
-        try:
-            packet = decode_packet(text)
-        except ParseError:
-            self._candidate_abort(ws)
-            return
-        event = self.session.receive_on_candidate(packet)
-        if isinstance(event, ProbeAnswered):
-            ws.send_text(event.reply)
-            self._mark_dirty()  # a parked poll is now answered with a noop
-        elif type(event) is UpgradeCompleted:
-            self.candidate = None
-            self.ws = ws
-            ws.listener = self
-            for item in self.session.take_pending():
-                self._ws_send_item(ws, item)
-            self._mark_dirty()
-        elif type(event) is UpgradeAborted:
-            self._handle(event)
-
-    def _candidate_abort(self, ws: WebSocketConnection) -> None:
-        if ws is self.candidate:
-            self.session.abort_upgrade()
-            self._handle(UpgradeAborted())
-
-    def _candidate_closed(self, ws: WebSocketConnection) -> None:
-        if ws is self.candidate:
-            self.candidate = None
-            self.session.abort_upgrade()
 
 
 class EngineIOServer:
@@ -540,6 +76,9 @@ class EngineIOServer:
         self._listeners: list[Listener] = []
         self._streams: set[Stream] = set()
         self._closing = False
+        self._connections_closed = False
+        self._grace_timer: TimerHandle | None = None
+        self._on_closed: list[Callable[[], None]] = []
 
     # -- sockets --------------------------------------------------------------------------------
 
@@ -578,13 +117,24 @@ class EngineIOServer:
             self.reactor, sock, http, max_buffer=self.config.max_write_buffer, peer=peer
         )
         http.attach(stream)
-        stream.on_closed = self._streams.discard
+        stream.on_closed = self._stream_closed
         self._streams.add(stream)
         stream.start(initial_data)
 
-    def close(self, reason: DisconnectReason = DisconnectReason.SERVER_SHUTDOWN) -> None:
-        """Stop accepting, close every session with ``reason``, then close idle connections."""
+    def close(
+        self,
+        reason: DisconnectReason = DisconnectReason.SERVER_SHUTDOWN,
+        on_closed: Callable[[], None] | None = None,
+    ) -> None:
+        """Stop accepting, close every session with ``reason``, then close idle connections.
+
+        Polling clients get up to ``CLOSE_GRACE`` seconds to fetch their CLOSE packet.
+        ``on_closed`` runs once nothing is left open (``closed``).
+        """
+        if on_closed is not None:
+            self._on_closed.append(on_closed)
         if self._closing:
+            self._check_closed()
             return
         self._closing = True
         for listener in self._listeners:
@@ -592,21 +142,47 @@ class EngineIOServer:
         self._listeners.clear()
         for esock in list(self.sessions.values()):
             esock.close(reason)
-        self.reactor.call_soon(self._close_connections, self.reactor.time() + CLOSE_GRACE)
-
-    def _close_connections(self, deadline: float) -> None:
-        if self.sessions and self.reactor.time() < deadline:
+        if self.sessions:
             # A polling client's next GET (on a keep-alive connection) fetches its CLOSE packet:
             # keep idle connections open until every session said goodbye, or the grace ends.
-            self.reactor.call_later(0.02, self._close_connections, deadline)
+            self._grace_timer = self.reactor.call_later(CLOSE_GRACE, self._close_connections)
+        else:
+            self.reactor.call_soon(self._close_connections)
+
+    def session_ended(self, esock: EngineSocket) -> None:
+        """A session finished (called by the session itself)."""
+        if self.sessions.get(esock.sid) is esock:
+            del self.sessions[esock.sid]
+        if self._closing and not self.sessions:
+            self._close_connections()
+
+    def _close_connections(self) -> None:
+        if self._connections_closed:
             return
+        self._connections_closed = True
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
         for esock in list(self.sessions.values()):
-            esock._fail(DisconnectReason.SERVER_SHUTDOWN)  # never came back for its CLOSE
+            esock.fail(DisconnectReason.SERVER_SHUTDOWN)  # never came back for its CLOSE
         for stream in list(self._streams):
             protocol = stream.protocol
             if isinstance(protocol, HttpConnection) and protocol.request is not None:
                 continue  # a request still being answered (a poll of a closing session)
             stream.close()
+        self._check_closed()
+
+    def _stream_closed(self, stream: Stream) -> None:
+        self._streams.discard(stream)
+        if self._closing:
+            self._check_closed()
+
+    def _check_closed(self) -> None:
+        if self._on_closed and self.closed:
+            callbacks, self._on_closed = self._on_closed, []
+            # Soon, not now: after the handlers' on_disconnect calls, queued the same way.
+            for callback in callbacks:
+                self.reactor.call_soon(callback)
 
     @property
     def closed(self) -> bool:
@@ -647,12 +223,19 @@ class EngineIOServer:
             return
         if esock is None:
             self._handshake(conn, request, info, cors)
-        elif info.is_upgrade:
-            esock.on_websocket(conn, request)
-        elif request.method == "GET":
-            esock.on_poll(conn, request, cors)
+            return
+        if info.is_upgrade:
+            ws = self.accept_websocket(conn, request)
+            if ws is not None:
+                esock.begin_upgrade(ws)
+            return
+        # check_session_request let through only requests on the session's own transport.
+        polling = esock.active_transport
+        assert isinstance(polling, PollingTransport)
+        if request.method == "GET":
+            polling.on_poll(conn, request, cors)
         elif request.method == "POST":
-            esock.on_post(conn, request, cors)
+            polling.on_post(conn, request, cors)
         else:
             self.respond_error(conn, RequestError(ErrorCode.BAD_REQUEST), cors)
 
@@ -712,7 +295,7 @@ class EngineIOServer:
                 conn, RequestError(ErrorCode.BAD_REQUEST, "Server shutting down"), cors
             )
             return
-        sid = generate_sid(config.sid_tag)
+        sid = generate_sid()
         polling = info.transport is TransportName.POLLING
         upgrades: tuple[str, ...] = ()
         if polling and config.allow_upgrades and TransportName.WEBSOCKET in config.transports:
@@ -723,7 +306,6 @@ class EngineIOServer:
                 sid, upgrades, config.ping_interval_ms, config.ping_timeout_ms, config.max_payload
             ).to_json()
         )
-        esock = EngineSocket(self, sid, request, info.transport)
         ws: WebSocketConnection | None = None
         if polling:
             conn.respond(200, TEXT_HEADERS + cors, open_packet.encode("utf-8"))
@@ -731,10 +313,10 @@ class EngineIOServer:
             ws = self.accept_websocket(conn, request)
             if ws is None:
                 return
-            esock.ws = ws
             ws.send_text(open_packet)
+        esock = EngineSocket(self, sid, request, ws)
         self.sessions[sid] = esock
-        esock._arm_timer()
+        esock.arm_timer()
         log.debug(
             "handshake sid=%s transport=%s peer=%s", sid, info.transport, request.remote_address
         )
@@ -743,7 +325,7 @@ class EngineIOServer:
         except Exception:
             log.exception("error in on_connect handler (sid=%s)", sid)
         if ws is not None:
-            ws.start(esock)
+            ws.start(esock.active_transport)  # type: ignore[arg-type]
 
     def accept_websocket(
         self, conn: HttpConnection, request: HttpRequest

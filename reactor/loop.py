@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 #: Bytes read per recv() (into the reactor's one buffer): a 1 MB payload takes few calls.
 READ_BUFFER_SIZE = 256 * 1024
+#: A tick with at most this many readiness events is quiet (see ``Reactor.quiet_tick``).
+QUIET_TICK_EVENTS = 2
 
 READ = selectors.EVENT_READ
 WRITE = selectors.EVENT_WRITE
@@ -114,8 +116,7 @@ class Reactor:
         self.read_buffer = memoryview(bytearray(READ_BUFFER_SIZE))
         self._waker = _Waker()
         self.register(self._waker.reader, self._waker)
-        #: Readiness events of the current tick: a light tick has little to coalesce, so a
-        #: large fan-out may flush as it goes (``flush_now``) instead of at the end.
+        #: Readiness events of the current tick (see ``quiet_tick``).
         self.tick_events = 0
         self._running = False
         self._stopping = False
@@ -125,7 +126,12 @@ class Reactor:
     # -- time -----------------------------------------------------------------------------------
 
     def time(self) -> float:
+        """Now, in seconds on the monotonic clock (what deadlines are measured in)."""
         return self.clock.now()
+
+    def wall_time(self) -> float:
+        """Now, in seconds since the epoch."""
+        return self.clock.wall_time()
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         return self._timers.push(when, callback, *args)
@@ -286,6 +292,12 @@ class Reactor:
                 )
                 ready.append((entry[0], mask & entry[1]))
         return ready
+
+    @property
+    def quiet_tick(self) -> bool:
+        """Did this tick bring few readiness events? Then its writes have little to coalesce
+        with, and a large fan-out may flush as it goes (``flush_now``) instead of at the end."""
+        return self.tick_events <= QUIET_TICK_EVENTS
 
     def flush_now(self) -> None:
         """Flush what is dirty now rather than at the end of the tick."""

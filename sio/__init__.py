@@ -1,11 +1,26 @@
-"""Socket.IO v5 on the ``eio`` Engine.IO server: namespaces, events, acks, binary, rooms."""
+"""Socket.IO v5 on the ``eio`` Engine.IO server: namespaces, events, acks, binary, rooms.
+
+This module is the package's whole public surface: the layers above import only from here.
+"""
 
 from __future__ import annotations
 
-from .adapter import Adapter, BroadcastFlags, BroadcastOptions, InMemoryAdapter
+from .adapter import (
+    Adapter,
+    BroadcastFlags,
+    BroadcastOptions,
+    ClientCountCallback,
+    InMemoryAdapter,
+    outbound_of,
+)
 from .broadcast import BroadcastOperator
+from .client import ClientSocket, ConnectError, Manager, connect
 from .errors import AckTimeoutError, ConnectRefusedError, PacketError, SocketIOError
 from .namespace import Namespace, ParentNamespace
+from .protocol.binary import deconstruct, reconstruct
+from .protocol.decoder import decode_messages
+from .protocol.encoder import encode_messages
+from .protocol.packet import Packet, PacketType
 from .reasons import DisconnectReason
 from .server import Server
 from .socket import Handshake, Socket
@@ -16,14 +31,26 @@ __all__ = [
     "BroadcastFlags",
     "BroadcastOperator",
     "BroadcastOptions",
+    "ClientCountCallback",
+    "ClientSocket",
+    "ConnectError",
     "ConnectRefusedError",
     "DisconnectReason",
     "Handshake",
     "InMemoryAdapter",
+    "Manager",
     "Namespace",
+    "Packet",
     "PacketError",
+    "PacketType",
     "ParentNamespace",
     "Server",
     "Socket",
     "SocketIOError",
+    "connect",
+    "decode_messages",
+    "deconstruct",
+    "encode_messages",
+    "outbound_of",
+    "reconstruct",
 ]

@@ -1,9 +1,9 @@
 """The adapter seam: who is in which room, and delivering a broadcast to them.
 
 ``InMemoryAdapter`` serves one process. A cross-process adapter (the cluster, Redis) subclasses
-it: it delivers locally through ``super()`` and forwards the same encoded bytes to its peers, so
-the namespace code never changes. A broadcast encodes its packet once, on its first recipient,
-and hands every recipient the same ``Outbound`` (same JSON, same websocket frame); with no
+it: it delivers locally through ``super()`` and forwards the same encoded messages to its peers,
+so the namespace code never changes. A broadcast is encoded once, on its first recipient: every
+recipient gets the same ``eio.Outbound`` (same packets, same websocket frames); with no
 recipient nothing is encoded at all.
 """
 
@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from eio import Outbound
-from reactor import Reactor
 
 from .protocol.encoder import encode_messages
 from .protocol.packet import Packet
@@ -22,7 +21,14 @@ if TYPE_CHECKING:
     from .namespace import Namespace
     from .socket import Socket
 
-__all__ = ["Adapter", "BroadcastFlags", "BroadcastOptions", "InMemoryAdapter", "outbound_for"]
+__all__ = [
+    "Adapter",
+    "BroadcastFlags",
+    "BroadcastOptions",
+    "ClientCountCallback",
+    "InMemoryAdapter",
+    "outbound_of",
+]
 
 
 class BroadcastFlags(NamedTuple):
@@ -30,6 +36,8 @@ class BroadcastFlags(NamedTuple):
     local: bool = False
     #: Skip sockets that cannot take the packet right now instead of queueing it.
     volatile: bool = False
+    #: Seconds a broadcast with acknowledgements waits for them (None: no acknowledgements).
+    timeout: float | None = None
 
 
 class BroadcastOptions(NamedTuple):
@@ -42,17 +50,13 @@ class BroadcastOptions(NamedTuple):
 
 NO_FLAGS = BroadcastFlags()
 
-#: A tick with at most this many readiness events is quiet (see ``InMemoryAdapter.deliver``).
-QUIET_TICK_EVENTS = 2
-#: Recipients written between two early flushes of a broadcast in a quiet tick.
-EARLY_FLUSH_CHUNK = 16
+#: ``callback(count)``: how many clients of one server got a broadcast that awaits acks.
+ClientCountCallback = Callable[[int], None]
 
 
-def outbound_for(packet: Packet) -> Outbound:
-    """Encode a packet once for any number of recipients."""
-    return Outbound(
-        ["4" + item if isinstance(item, str) else item for item in encode_messages(packet)]
-    )
+def outbound_of(packet: Packet) -> Outbound:
+    """A packet encoded once, for any number of recipients."""
+    return Outbound(encode_messages(packet))
 
 
 class Adapter:
@@ -75,6 +79,25 @@ class Adapter:
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
         raise NotImplementedError
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        client_count: ClientCountCallback,
+        ack: Callable[[Any], None],
+    ) -> int:
+        """Send ``packet`` with one ack id to every recipient; ``client_count(n)`` once per
+        server with its number of recipients, ``ack(answer)`` per answer (its first argument).
+        Returns the ack id used here (see ``forget_acks``)."""
+        raise NotImplementedError
+
+    def forget_acks(self, ack_id: int) -> None:
+        """A broadcast's acknowledgements timed out: stop waiting for the late ones."""
+
+    def server_count(self) -> int:
+        """How many servers a broadcast reaches (this one included)."""
+        return 1
 
     def local_sockets(self, opts: BroadcastOptions) -> list[Socket]:
         raise NotImplementedError
@@ -118,8 +141,6 @@ class InMemoryAdapter(Adapter):
     def __init__(self, nsp: Namespace) -> None:
         super().__init__(nsp)
         self.rooms: dict[str, dict[str, Socket]] = {}
-        server = getattr(nsp, "server", None)
-        self._reactor: Reactor | None = getattr(server, "reactor", None)
         self.sids: dict[str, set[str]] = {}
 
     # -- membership -----------------------------------------------------------------------------
@@ -169,24 +190,47 @@ class InMemoryAdapter(Adapter):
         """
         volatile = opts.flags.volatile
         count = 0
-        reactor = self._reactor
-        # In a quiet tick there is nothing to coalesce with: send in chunks as the fan-out goes,
-        # so the first recipients need not wait for the whole loop. Busy ticks flush once.
-        chunk = 0
-        if reactor is not None and reactor.tick_events <= QUIET_TICK_EVENTS:
-            chunk = EARLY_FLUSH_CHUNK
         for socket in self._recipients(opts):
             conn = socket.conn
             if volatile and not conn.writable:
                 continue
             if outbound is None:
                 assert packet is not None
-                outbound = outbound_for(packet)
+                outbound = outbound_of(packet)
             conn.send_outbound(outbound)
             count += 1
-            if chunk and count % chunk == 0:
-                reactor.flush_now()  # type: ignore[union-attr]  # chunk implies a reactor
         return count
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        client_count: ClientCountCallback,
+        ack: Callable[[Any], None],
+    ) -> int:
+        # One ack id for every recipient: the namespace's counter never gives it to another.
+        packet = packet._replace(id=self.nsp.next_ack_id())
+        assert packet.id is not None
+        name = self.nsp.name
+
+        def answered(*args: Any) -> None:
+            ack(args[0] if args else None)
+
+        outbound: Outbound | None = None
+        count = 0
+        for socket in self._recipients(opts):
+            if outbound is None:
+                outbound = outbound_of(packet)
+            socket.client.expect_ack(name, packet.id, answered, None)
+            socket.conn.send_outbound(outbound)
+            count += 1
+        client_count(count)
+        return packet.id
+
+    def forget_acks(self, ack_id: int) -> None:
+        name = self.nsp.name
+        for socket in self.nsp.sockets.values():
+            socket.client.forget_ack(name, ack_id)
 
     def local_sockets(self, opts: BroadcastOptions) -> list[Socket]:
         return list(self._recipients(opts))

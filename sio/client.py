@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from eio.client import ClientListener, ClientState, EngineClient
+from eio import ClientListener, ClientState, EngineClient
 from reactor import Reactor, TimerHandle
 
 from .errors import AckTimeoutError, PacketError, SocketIOError
@@ -132,6 +132,7 @@ class Manager(Listening, ClientListener):
         self._open_timer: TimerHandle | None = None
         self._reconnecting = False
         self._skip_reconnect = False
+        self._on_closed: list[Callable[[], None]] = []
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -158,11 +159,17 @@ class Manager(Listening, ClientListener):
         self._cancel_reconnect()
         self._open_engine()
 
-    def close(self) -> None:
-        """Disconnect for good: no reconnection until ``open()``."""
+    def close(self, on_closed: Callable[[], None] | None = None) -> None:
+        """Disconnect for good: no reconnection until ``open()``. ``on_closed`` runs once the
+        connection is closed (what was queued has been handed to the transport)."""
         self._skip_reconnect = True
         self._reconnecting = False
         self._cancel_reconnect()
+        if on_closed is not None:
+            if self.engine.state is ClientState.CLOSED:
+                self.reactor.call_soon(on_closed)
+            else:
+                self._on_closed.append(on_closed)
         self.engine.close()
 
     # -- called by sockets ----------------------------------------------------------------------
@@ -250,6 +257,9 @@ class Manager(Listening, ClientListener):
             socket._on_close(reason, error)
         if opened:
             self._events.emit_local("close", reason)
+        callbacks, self._on_closed = self._on_closed, []
+        for callback in callbacks:
+            call_safely(callback)
         if reason != "forced close" and not self._skip_reconnect and self.reconnection:
             self._schedule_reconnect()
 

@@ -1,25 +1,46 @@
-"""One client's Engine.IO connection on the Socket.IO server: decoding and namespace routing."""
+"""One client's Engine.IO connection on the Socket.IO server (the reference server's ``Client``),
+and the one owner of the Socket.IO connection lifecycle.
+
+Connecting to a namespace, in order (``connect`` then ``_admit``):
+
+1. a CONNECT packet names a namespace (``Server.namespace_for`` also creates dynamic ones);
+2. a ``Socket`` is made and the namespace's middlewares run (``Namespace.run_middlewares``);
+3. refused: CONNECT_ERROR. Admitted: the connect timeout ends, the socket is registered with
+   the connection, the namespace and its own room, the CONNECT reply goes out, and then the
+   namespace's ``connection`` handlers run (so anything they send follows the reply).
+
+Leaving a namespace (``leave``): ``disconnecting``, out of every room, unregistered, then
+``disconnect`` with the reason. When the Engine.IO session ends (``close``), every socket
+leaves with the Socket.IO reason of the Engine.IO one (``reasons.FROM_ENGINE``).
+
+The time-dependent state (connect timeout, acknowledgement deadlines) is the sans-IO
+``ConnectionState``; this shell keeps one alarm on its next deadline.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from eio import DisconnectReason as EngineReason
-from eio import EngineSocket
+from eio import EngineSocket, generate_sid
+from reactor import Alarm
 
-from .errors import PacketError
+from .errors import AckTimeoutError, ConnectRefusedError, PacketError
+from .events import call_safely
 from .protocol.binary import has_binary
+from .protocol.connection import AckTimedOut, ConnectionState, ConnectTimedOut
 from .protocol.decoder import PacketDecoder
 from .protocol.encoder import encode_messages
 from .protocol.packet import Packet, PacketType, decode_text, encode_text
-from .reasons import DisconnectReason
+from .reasons import FROM_ENGINE, DisconnectReason
+from .socket import Handshake, Socket
 
 if TYPE_CHECKING:
-    from reactor import TimerHandle
+    from collections.abc import Callable
 
     from .server import Server
-    from .socket import Socket
 
 __all__ = ["Connection"]
 
@@ -29,9 +50,9 @@ log = logging.getLogger(__name__)
 
 
 class Connection:
-    """The Socket.IO side of one Engine.IO session (the reference server's ``Client``)."""
+    """The Socket.IO side of one Engine.IO session."""
 
-    __slots__ = ("_connect_timer", "closed", "conn", "decoder", "server", "sockets")
+    __slots__ = ("_alarm", "closed", "conn", "decoder", "server", "sockets", "state")
 
     def __init__(self, server: Server, conn: EngineSocket) -> None:
         self.server = server
@@ -40,9 +61,10 @@ class Connection:
         #: namespace name -> socket
         self.sockets: dict[str, Socket] = {}
         self.closed = False
-        self._connect_timer: TimerHandle | None = server.reactor.call_later(
-            server.connect_timeout, self._connect_timeout
-        )
+        reactor = server.reactor
+        self.state = ConnectionState(reactor.time(), server.connect_timeout)
+        self._alarm = Alarm(reactor, self._on_timer)
+        self._alarm.set(self.state.next_deadline())
 
     # -- from Engine.IO -------------------------------------------------------------------------
 
@@ -59,7 +81,7 @@ class Connection:
         if kind is _EVENT:  # the hot path: an event for a connected namespace
             socket = self.sockets.get(packet.namespace)
             if socket is not None:
-                socket._on_event(packet.data, packet.id)
+                socket.on_event(packet.data, packet.id)
                 return
         elif kind is PacketType.BINARY_EVENT or kind is PacketType.BINARY_ACK:
             try:
@@ -81,36 +103,114 @@ class Connection:
         if packet is not None:
             self._route(packet)
 
-    def on_close(self, reason: EngineReason | DisconnectReason) -> None:
-        """The connection ended; every socket leaves with the reason (only the first counts)."""
-        if self.closed:
-            return
-        self.closed = True
-        self._cancel_connect_timer()
-        self.decoder.reset()
-        sio_reason = DisconnectReason(str(reason))
-        for socket in list(self.sockets.values()):
-            socket._on_close(sio_reason)
-        self.sockets.clear()
+    def on_engine_closed(self, reason: EngineReason) -> None:
+        """The Engine.IO session ended."""
+        self._closed(FROM_ENGINE[reason])
 
     # -- routing --------------------------------------------------------------------------------
 
     def _route(self, packet: Packet) -> None:
+        kind = packet.type
         socket = self.sockets.get(packet.namespace)
-        if socket is not None:
-            if packet.type is PacketType.CONNECT or packet.type is PacketType.CONNECT_ERROR:
-                self._invalid(PacketError("CONNECT to a namespace already connected"))
-            else:
-                socket._on_packet(packet)
-        elif packet.type is PacketType.CONNECT:
-            self.server._connect(self, packet.namespace, packet.data or {})
-        else:
-            # An event, ack or disconnect for a namespace this client never joined.
-            self._invalid(PacketError(f"{packet.type.name} for unconnected {packet.namespace}"))
+        if socket is None:
+            if kind is PacketType.CONNECT:
+                self.connect(packet.namespace, packet.data or {})
+            else:  # an event, ack or disconnect for a namespace this client never joined
+                self._invalid(PacketError(f"{kind.name} for unconnected {packet.namespace}"))
+        elif kind is _EVENT:
+            socket.on_event(packet.data, packet.id)
+        elif kind is PacketType.ACK:
+            self._acknowledged(packet)
+        elif kind is PacketType.DISCONNECT:
+            self.leave(socket, DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
+        else:  # CONNECT or CONNECT_ERROR
+            self._invalid(PacketError("CONNECT to a namespace already connected"))
 
     def _invalid(self, error: PacketError) -> None:
         log.debug("invalid packet from sid=%s: %s", self.conn.sid, error)
         self.close(DisconnectReason.PARSE_ERROR)
+
+    # -- connecting to a namespace --------------------------------------------------------------
+
+    def connect(self, name: str, auth: Any) -> None:
+        """A CONNECT packet for namespace ``name``."""
+        nsp = self.server.namespace_for(name, auth)
+        if nsp is None:
+            self.send_packet(
+                Packet(PacketType.CONNECT_ERROR, name, {"message": "Invalid namespace"})
+            )
+            return
+        conn = self.conn
+        issued = int(self.server.reactor.wall_time() * 1000)
+        handshake = Handshake(conn.request, auth, conn.remote_address, issued)
+        socket = Socket(nsp, self, generate_sid(), handshake)
+        nsp.run_middlewares(socket, partial(self._admit, socket))
+
+    def _admit(self, socket: Socket, error: BaseException | None) -> None:
+        """The middlewares are done: refuse, or join (see the module docstring)."""
+        nsp = socket.nsp
+        if self.closed or nsp.name in self.sockets:
+            return  # the client left while the middlewares ran, or connected twice
+        if error is not None:
+            if isinstance(error, ConnectRefusedError):
+                payload = error.payload()
+            else:
+                payload = {"message": str(error) or type(error).__name__}
+            self.send_packet(Packet(PacketType.CONNECT_ERROR, nsp.name, payload))
+            return
+        self.state.joined()
+        self.sockets[nsp.name] = socket
+        nsp.sockets[socket.id] = socket
+        socket.connected = True
+        nsp.adapter.add_all(socket.id, (socket.id,))
+        self.send_packet(Packet(PacketType.CONNECT, nsp.name, {"sid": socket.id}))
+        nsp.run_connection_handlers(socket)
+
+    def leave(self, socket: Socket, reason: DisconnectReason) -> None:
+        """``socket`` leaves its namespace (see the module docstring)."""
+        if not socket.connected:
+            return
+        socket.emit_reserved("disconnecting", reason)
+        nsp = socket.nsp
+        nsp.adapter.remove_all(socket.id)
+        if nsp.sockets.get(socket.id) is socket:
+            del nsp.sockets[socket.id]
+        if self.sockets.get(nsp.name) is socket:
+            del self.sockets[nsp.name]
+        socket.connected = False
+        socket.emit_reserved("disconnect", reason)
+
+    # -- acknowledgements -----------------------------------------------------------------------
+
+    def expect_ack(
+        self, namespace: str, ack_id: int, callback: Callable[..., Any], timeout: float | None
+    ) -> None:
+        """Call ``callback`` with the client's answer to ack id ``ack_id``; with ``timeout``,
+        ``callback(None, *answer)`` in time or ``callback(AckTimeoutError())`` after."""
+        deadline = None if timeout is None else self.server.reactor.time() + timeout
+        self.state.expect_ack(namespace, ack_id, callback, deadline)
+        if deadline is not None:
+            self._alarm.set(self.state.next_deadline())
+
+    def forget_ack(self, namespace: str, ack_id: int) -> None:
+        self.state.drop_ack(namespace, ack_id)
+
+    def _acknowledged(self, packet: Packet) -> None:
+        if packet.id is None:
+            return
+        pending = self.state.take_ack(packet.namespace, packet.id)
+        if pending is not None:
+            call_safely(pending.callback, *pending.arguments(packet.data))
+
+    def _on_timer(self) -> None:
+        for event in self.state.handle_timeout(self.server.reactor.time()):
+            if isinstance(event, ConnectTimedOut):
+                if not self.sockets and not self.closed:
+                    log.debug("no namespace joined within connectTimeout, sid=%s", self.conn.sid)
+                    self.close(DisconnectReason.FORCED_SERVER_CLOSE)
+            elif isinstance(event, AckTimedOut):
+                call_safely(event.pending.callback, AckTimeoutError())
+        self._alarm.set(self.state.next_deadline())
 
     # -- to the client --------------------------------------------------------------------------
 
@@ -125,6 +225,8 @@ class Connection:
             else:
                 conn.send_binary(message)
 
+    # -- closing --------------------------------------------------------------------------------
+
     def disconnect(self) -> None:
         """Disconnect every socket (a DISCONNECT packet each), then close the connection."""
         for socket in list(self.sockets.values()):
@@ -135,26 +237,16 @@ class Connection:
         """Close the Engine.IO connection; every socket leaves with ``reason``."""
         if self.closed:
             return
-        self.on_close(reason)
+        self._closed(reason)
         self.conn.close()
 
-    # -- namespaces -----------------------------------------------------------------------------
-
-    def _add(self, socket: Socket) -> None:
-        self.sockets[socket.nsp.name] = socket
-        self._cancel_connect_timer()
-
-    def _remove(self, socket: Socket) -> None:
-        if self.sockets.get(socket.nsp.name) is socket:
-            del self.sockets[socket.nsp.name]
-
-    def _connect_timeout(self) -> None:
-        self._connect_timer = None
-        if not self.sockets and not self.closed:
-            log.debug("no namespace joined within connectTimeout, closing sid=%s", self.conn.sid)
-            self.close(DisconnectReason.FORCED_SERVER_CLOSE)
-
-    def _cancel_connect_timer(self) -> None:
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
+    def _closed(self, reason: DisconnectReason) -> None:
+        """Every socket leaves with ``reason`` (only the first reason counts)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.state.joined()  # no connect timeout for a closed connection
+        self._alarm.set(self.state.next_deadline())  # acks with a deadline still expire
+        self.decoder.reset()
+        for socket in list(self.sockets.values()):
+            self.leave(socket, reason)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, overload
 
-__all__ = ["Ack", "EventHandlers", "Listening", "TimedEmitter", "call_safely"]
+__all__ = ["Ack", "EventHandlers", "Listening", "TimedEmitter", "call_safely", "make_ack"]
 
 log = logging.getLogger(__name__)
 
@@ -212,21 +212,6 @@ class TimedEmitter:
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         self._socket.emit(event, *args, callback=callback, timeout=self._seconds)
-
-
-class AckOnce:
-    """An acknowledgement function that sends at most once: ``send(args)``, ``args`` a list."""
-
-    __slots__ = ("_send", "sent")
-
-    def __init__(self, send: Callable[[list[Any]], None]) -> None:
-        self._send = send
-        self.sent = False
-
-    def __call__(self, *args: Any) -> None:
-        if not self.sent:
-            self.sent = True
-            self._send(list(args))
 
 
 def make_ack(send: Callable[[list[Any]], None]) -> Ack:

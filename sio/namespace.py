@@ -8,18 +8,14 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from eio.protocol.sid import generate_sid
-
 from .adapter import Adapter, BroadcastFlags
 from .broadcast import BroadcastOperator, BroadcastShortcuts
 from .errors import ConnectRefusedError
 from .events import EventHandlers
-from .protocol.packet import Packet, PacketType
-from .socket import Handshake, Socket
 
 if TYPE_CHECKING:
-    from .connection import Connection
     from .server import Server
+    from .socket import Socket
 
 __all__ = ["Middleware", "Namespace", "ParentNamespace"]
 
@@ -157,30 +153,30 @@ class Namespace(BroadcastShortcuts):
         self._ack_ids += 1
         return ack_id
 
-    # -- connecting -----------------------------------------------------------------------------
+    # -- connecting (the sequence is ``Connection.connect``'s) ----------------------------------
 
-    def _add(self, client: Connection, auth: dict[str, Any]) -> None:
-        socket = Socket(self, client, generate_sid(), _handshake(client, auth))
-        self._run_middlewares(socket, 0)
-
-    def _run_middlewares(self, socket: Socket, index: int) -> None:
+    def run_middlewares(
+        self, socket: Socket, done: Callable[[BaseException | None], None], index: int = 0
+    ) -> None:
+        """Run the middlewares in order, then ``done(None)``; ``done(error)`` as soon as one
+        refuses (or raises). Nothing more runs once the client has gone."""
         if index == len(self._middlewares):
-            self._do_connect(socket)
+            done(None)
             return
         middleware, takes_next = self._middlewares[index]
-        done = False
+        called = False
 
         def next_(error: BaseException | None = None) -> None:
-            nonlocal done
-            if done:
+            nonlocal called
+            if called:
                 return
-            done = True
+            called = True
             if socket.client.closed:
                 return  # the client left while the middleware ran
             if error is not None:
-                self._refuse(socket, error)
+                done(error)
             else:
-                self._run_middlewares(socket, index + 1)
+                self.run_middlewares(socket, done, index + 1)
 
         try:
             if takes_next:
@@ -194,33 +190,13 @@ class Namespace(BroadcastShortcuts):
             log.exception("error in middleware of namespace %s", self.name)
             next_(exc)
 
-    def _refuse(self, socket: Socket, error: BaseException) -> None:
-        if isinstance(error, ConnectRefusedError):
-            payload = error.payload()
-        else:
-            payload = {"message": str(error) or type(error).__name__}
-        socket.client.send_packet(Packet(PacketType.CONNECT_ERROR, self.name, payload))
-
-    def _do_connect(self, socket: Socket) -> None:
-        client = socket.client
-        if client.closed or self.name in client.sockets:
-            return
-        self.sockets[socket.id] = socket
-        client._add(socket)
-        socket._on_connect()  # the CONNECT reply goes before anything a handler sends
+    def run_connection_handlers(self, socket: Socket) -> None:
+        """The ``connection`` handlers, for a socket that has just joined."""
         for handler in list(self._connection_handlers):
             try:
                 handler(socket)
             except Exception:
                 log.exception("error in connection handler of namespace %s", self.name)
-
-    def _remove(self, socket: Socket) -> None:
-        if self.sockets.get(socket.id) is socket:
-            del self.sockets[socket.id]
-
-
-def _handshake(client: Connection, auth: dict[str, Any]) -> Handshake:
-    return Handshake(client.conn.request, auth, client.conn.remote_address)
 
 
 class ParentNamespace(Namespace):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["DisconnectReason"]
+from eio import DisconnectReason as EngineReason
+
+__all__ = ["FROM_ENGINE", "DisconnectReason"]
 
 
 class DisconnectReason(StrEnum):
@@ -26,3 +28,15 @@ class DisconnectReason(StrEnum):
     FORCED_SERVER_CLOSE = "forced server close"
     #: The server is stopping.
     SERVER_SHUTTING_DOWN = "server shutting down"
+
+
+#: Why a socket leaves when its Engine.IO session ends, for every Engine.IO reason. A reason
+#: missing here fails ``test_sio_reasons_cover_every_engine_reason``, not a connection.
+FROM_ENGINE: dict[EngineReason, DisconnectReason] = {
+    EngineReason.TRANSPORT_CLOSE: DisconnectReason.TRANSPORT_CLOSE,
+    EngineReason.TRANSPORT_ERROR: DisconnectReason.TRANSPORT_ERROR,
+    EngineReason.PING_TIMEOUT: DisconnectReason.PING_TIMEOUT,
+    EngineReason.PARSE_ERROR: DisconnectReason.PARSE_ERROR,
+    EngineReason.FORCED_CLOSE: DisconnectReason.FORCED_CLOSE,
+    EngineReason.SERVER_SHUTDOWN: DisconnectReason.SERVER_SHUTTING_DOWN,
+}

@@ -19,23 +19,23 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
-from eio import DisconnectReason as EngineReason
 from eio import (
+    AllowRequest,
     EngineIOConfig,
     EngineIOServer,
     EngineSocket,
     HttpHandler,
+    OriginPolicy,
     TransportName,
 )
-from eio.config import AllowRequest, OriginPolicy
-from eio.protocol.request import parse_query
+from eio import DisconnectReason as EngineReason
 from reactor import DEFAULT_MAX_BUFFER, Reactor
 
 from .adapter import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
 from .connection import Connection
 from .namespace import Middleware, Namespace, ParentNamespace
-from .protocol.packet import MAX_ATTACHMENTS, Packet, PacketType
+from .protocol.packet import MAX_ATTACHMENTS
 from .socket import Socket
 
 __all__ = ["Server"]
@@ -66,7 +66,6 @@ class Server:
         max_attachments: binary attachments a packet may announce (10).
         adapter: builds each namespace's adapter (in-memory).
         http_handler: serves the application's plain HTTP routes (404 otherwise).
-        sid_tag: prefix of Engine.IO session ids (the cluster's worker id).
         max_write_buffer: bytes a slow client may leave unread before it is dropped (4 MiB).
     """
 
@@ -90,7 +89,6 @@ class Server:
         max_attachments: int = MAX_ATTACHMENTS,
         adapter: AdapterFactory = InMemoryAdapter,
         http_handler: HttpHandler | None = None,
-        sid_tag: str = "",
         max_write_buffer: int = DEFAULT_MAX_BUFFER,
     ) -> None:
         self.reactor = reactor or Reactor()
@@ -111,7 +109,6 @@ class Server:
             cors_credentials=cors_credentials,
             allow_request=allow_request,
             max_write_buffer=max_write_buffer,
-            sid_tag=sid_tag,
         )
         self.eio = EngineIOServer(self.reactor, self, config, http_handler=http_handler)
         self._nsps: dict[str, Namespace] = {}
@@ -224,21 +221,30 @@ class Server:
         """Run the reactor until ``stop()`` (from any thread) or ``close()`` finishes."""
         self.reactor.run()
 
-    def close(self) -> None:
-        """Stop accepting; every socket leaves with "server shutting down"."""
+    def close(self, on_closed: Callable[[], None] | None = None) -> None:
+        """Stop accepting; every socket leaves with "server shutting down". ``on_closed`` runs
+        once every connection is closed (``closed``)."""
         for nsp in list(self._nsps.values()):
             nsp.adapter.close()
-        self.eio.close(EngineReason.SERVER_SHUTDOWN)
+        self.eio.close(EngineReason.SERVER_SHUTDOWN, on_closed)
 
     @property
     def closed(self) -> bool:
         return self.eio.closed
 
-    @staticmethod
-    def query_of(query_string: str) -> dict[str, str]:
-        return parse_query(query_string)
+    def namespace_for(self, name: str, auth: Any) -> Namespace | None:
+        """The namespace a CONNECT names: an existing one, or a new child of the first dynamic
+        parent that matches; None if there is none."""
+        nsp = self._nsps.get(name)
+        if nsp is None:
+            for parent in self._parents:
+                if parent.matches(name, auth):
+                    nsp = parent.children.get(name) or parent.create_child(name)
+                    self._nsps[name] = nsp
+                    break
+        return nsp
 
-    # -- the Engine.IO handler ------------------------------------------------------------------
+    # -- the Engine.IO handler: Socket.IO is one more Engine.IO application -------------------
 
     def on_connect(self, socket: EngineSocket) -> None:
         connection = Connection(self, socket)
@@ -258,18 +264,4 @@ class Server:
     def on_disconnect(self, socket: EngineSocket, reason: EngineReason) -> None:
         connection = socket.data
         if isinstance(connection, Connection):
-            connection.on_close(reason)
-
-    def _connect(self, client: Connection, name: str, auth: dict[str, Any]) -> None:
-        nsp = self._nsps.get(name)
-        if nsp is None:
-            for parent in self._parents:
-                if parent.matches(name, auth):
-                    nsp = parent.children.get(name) or parent.create_child(name)
-                    self._nsps[name] = nsp
-                    break
-        if nsp is None:
-            error = {"message": "Invalid namespace"}
-            client.send_packet(Packet(PacketType.CONNECT_ERROR, name, error))
-            return
-        nsp._add(client, auth)
+            connection.on_engine_closed(reason)

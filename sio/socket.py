@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from eio import EngineSocket, HttpRequest
-from eio.protocol.request import parse_query
+from eio import EngineSocket, HttpRequest, parse_query
 
 from .broadcast import BroadcastOperator, BroadcastShortcuts, rooms_of
-from .errors import AckTimeoutError
-from .events import Ack, EventHandlers, Listening, TimedEmitter, call_handlers, call_safely
+from .events import Ack, EventHandlers, Listening, TimedEmitter, call_handlers
 from .protocol.binary import has_binary
-from .protocol.packet import RESERVED_EVENTS, Packet, PacketType, dumps
+from .protocol.packet import RESERVED_EVENTS, Packet, PacketType, encode_ack
 from .reasons import DisconnectReason
 
 if TYPE_CHECKING:
-    from reactor import TimerHandle
-
     from .connection import Connection
     from .namespace import Namespace
 
@@ -41,13 +36,15 @@ class Handshake:
 
     __slots__ = ("_request", "address", "auth", "issued")
 
-    def __init__(self, request: HttpRequest, auth: dict[str, Any], address: str | None) -> None:
+    def __init__(
+        self, request: HttpRequest, auth: dict[str, Any], address: str | None, issued: int
+    ) -> None:
         self._request = request
         #: The auth payload of the CONNECT packet.
         self.auth = auth
         self.address = address
         #: When the connection was made, in milliseconds since the epoch.
-        self.issued = int(time.time() * 1000)
+        self.issued = issued
 
     @property
     def headers(self) -> dict[str, str]:
@@ -86,7 +83,6 @@ class Socket(Listening, BroadcastShortcuts):
     """One namespace connection. Handlers run on the reactor thread and must not block."""
 
     __slots__ = (
-        "_acks",
         "_events",
         "_middlewares",
         "client",
@@ -110,7 +106,6 @@ class Socket(Listening, BroadcastShortcuts):
         self.connected = False
         self._events = EventHandlers()
         self._middlewares: list[Callable[[list[Any], Callable[..., None]], None]] = []
-        self._acks: dict[int, Callable[..., None]] = {}
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} nsp={self.nsp.name} connected={self.connected}>"
@@ -146,7 +141,7 @@ class Socket(Listening, BroadcastShortcuts):
         ack_id = None
         if callback is not None:
             ack_id = self.nsp.next_ack_id()
-            self._register_ack(ack_id, callback, timeout)
+            self.client.expect_ack(self.nsp.name, ack_id, callback, timeout)
         self.packet(Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id))
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
@@ -161,26 +156,6 @@ class Socket(Listening, BroadcastShortcuts):
         """Send one packet to this client (encoded for this client only)."""
         if self.conn.connected:
             self.client.send_packet(packet)
-
-    def _register_ack(
-        self, ack_id: int, callback: Callable[..., Any], timeout: float | None
-    ) -> None:
-        if timeout is None:
-            self._acks[ack_id] = callback
-            return
-        reactor = self.client.server.reactor
-
-        def expire() -> None:
-            if self._acks.pop(ack_id, None) is not None:
-                call_safely(callback, AckTimeoutError())
-
-        timer: TimerHandle = reactor.call_later(timeout, expire)
-
-        def acknowledged(*args: Any) -> None:
-            timer.cancel()
-            callback(None, *args)
-
-        self._acks[ack_id] = acknowledged
 
     # -- rooms ----------------------------------------------------------------------------------
 
@@ -227,27 +202,12 @@ class Socket(Listening, BroadcastShortcuts):
             self.client.disconnect()
             return
         self.packet(Packet(PacketType.DISCONNECT, self.nsp.name))
-        self._on_close(DisconnectReason.SERVER_NAMESPACE_DISCONNECT)
+        self.client.leave(self, DisconnectReason.SERVER_NAMESPACE_DISCONNECT)
 
-    # -- from the connection --------------------------------------------------------------------
+    # -- events from the client -----------------------------------------------------------------
 
-    def _on_connect(self) -> None:
-        self.connected = True
-        self.nsp.adapter.add_all(self.id, (self.id,))
-        self.packet(Packet(PacketType.CONNECT, self.nsp.name, {"sid": self.id}))
-
-    def _on_packet(self, packet: Packet) -> None:
-        kind = packet.type
-        if kind is PacketType.EVENT:
-            self._on_event(packet.data, packet.id)
-        elif kind is PacketType.ACK:
-            callback = self._acks.pop(packet.id, None) if packet.id is not None else None
-            if callback is not None:
-                call_safely(callback, *packet.data)
-        elif kind is PacketType.DISCONNECT:
-            self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
-
-    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+    def on_event(self, data: list[Any], ack_id: int | None) -> None:
+        """An EVENT packet from the client: the middlewares, then the handlers."""
         ack = _SocketAck(self, ack_id) if ack_id is not None else None
         if self._middlewares:
             self._run_middlewares(data, 0, ack)
@@ -261,7 +221,7 @@ class Socket(Listening, BroadcastShortcuts):
 
         def next_(error: BaseException | None = None) -> None:
             if error is not None:
-                self._emit_local("error", error)
+                self.emit_reserved("error", error)
             elif self.connected:
                 self._run_middlewares(data, index + 1, ack)
 
@@ -269,7 +229,7 @@ class Socket(Listening, BroadcastShortcuts):
             self._middlewares[index](data, next_)
         except Exception as exc:
             log.exception("error in socket middleware (sid=%s)", self.id)
-            self._emit_local("error", exc)
+            self.emit_reserved("error", exc)
 
     def _dispatch(self, data: list[Any], ack: Ack | None) -> None:
         event = data[0]
@@ -292,19 +252,11 @@ class Socket(Listening, BroadcastShortcuts):
         else:
             self._events.dispatch(event, args, ack, self)
 
-    def _emit_local(self, event: str, *args: Any) -> None:
+    def emit_reserved(self, event: str, *args: Any) -> None:
+        """Call this socket's and the namespace's handlers of a local event (``disconnecting``,
+        ``disconnect``, ``error``)."""
         self._events.emit_local(event, *args)
         self.nsp.event_handlers.emit_local(event, self, *args)
-
-    def _on_close(self, reason: str) -> None:
-        if not self.connected:
-            return
-        self._emit_local("disconnecting", reason)
-        self.nsp.adapter.remove_all(self.id)
-        self.nsp._remove(self)
-        self.client._remove(self)
-        self.connected = False
-        self._emit_local("disconnect", reason)
 
 
 class _SocketAck:
@@ -324,10 +276,8 @@ class _SocketAck:
         socket = self.socket
         if has_binary(args):
             socket.packet(Packet(PacketType.ACK, socket.nsp.name, list(args), self.ack_id))
-        else:  # the hot path: "3[<ns>,]<id>[...]" straight out (dropped if the session closed)
-            name = socket.nsp.name
-            head = "3" if name == "/" else f"3{name},"
-            socket.conn.send(f"{head}{self.ack_id}{dumps(args)}")
+        else:  # the hot path: no Packet, one text message (dropped if the session closed)
+            socket.conn.send(encode_ack(socket.nsp.name, self.ack_id, args))
 
 
 class _VolatileEmitter:

@@ -13,13 +13,7 @@ from typing import NamedTuple
 
 from ..errors import ParseError
 
-__all__ = [
-    "Packet",
-    "PacketType",
-    "decode_packet",
-    "encode_packet",
-    "encode_packet_text",
-]
+__all__ = ["Packet", "PacketType", "decode_packet"]
 
 
 class PacketType(IntEnum):
@@ -40,7 +34,6 @@ class Packet(NamedTuple):
 
 
 _TYPE_BY_CHAR = {str(int(t)): t for t in PacketType}
-_CHAR_BY_TYPE = {t: str(int(t)) for t in PacketType}
 
 
 def decode_packet(encoded: str | bytes) -> Packet:
@@ -60,17 +53,3 @@ def decode_packet(encoded: str | bytes) -> Packet:
         except (binascii.Error, ValueError) as exc:
             raise ParseError("invalid base64 binary packet") from exc
     raise ParseError(f"invalid packet type {encoded[:1]!r}")
-
-
-def encode_packet(packet: Packet) -> str | bytes:
-    """Encode for a websocket frame: ``str`` for a text frame, ``bytes`` for a binary frame."""
-    if isinstance(packet.data, bytes):
-        return packet.data
-    return _CHAR_BY_TYPE[packet.type] + packet.data
-
-
-def encode_packet_text(packet: Packet) -> str:
-    """Encode for a polling payload, where binary messages become ``b<base64>``."""
-    if isinstance(packet.data, bytes):
-        return "b" + binascii.b2a_base64(packet.data, newline=False).decode("ascii")
-    return _CHAR_BY_TYPE[packet.type] + packet.data

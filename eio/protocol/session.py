@@ -27,6 +27,7 @@ from .packet import Packet, PacketType
 from .request import TransportName
 
 __all__ = [
+    "MESSAGE_PREFIX",
     "DisconnectReason",
     "MessageReceived",
     "ProbeAnswered",
@@ -46,6 +47,8 @@ CLOSE_PACKET = "1"
 PING_PACKET = "2"
 PROBE_REPLY = "3probe"
 NOOP_PACKET = "6"
+#: A MESSAGE packet is its data after this type character.
+MESSAGE_PREFIX = "4"
 
 
 class DisconnectReason(StrEnum):
@@ -66,6 +69,9 @@ class ReadyState(Enum):
     CLOSING = "closing"
     #: Over; the shell drops the session and its transports.
     CLOSED = "closed"
+
+
+_OPEN = ReadyState.OPEN
 
 
 class UpgradeState(Enum):
@@ -169,10 +175,29 @@ class Session:
 
     def send(self, item: str | bytes) -> bool:
         """Queue an encoded packet. Returns False (and drops it) unless the session is open."""
-        if self.ready_state is not ReadyState.OPEN:
+        if self.ready_state is not _OPEN:
             return False
         self._queue.append(item)
         return True
+
+    def send_message(self, data: str) -> bool:
+        """Queue a text message (``send`` of its MESSAGE packet)."""
+        if self.ready_state is not _OPEN:
+            return False
+        self._queue.append(MESSAGE_PREFIX + data)
+        return True
+
+    def message_packet(self, data: str) -> str | None:
+        """The packet of a text message for a transport that writes at once (websocket), or
+        None when the session sends nothing more (closing or closed). Nothing is queued."""
+        if self.ready_state is not _OPEN:
+            return None
+        return MESSAGE_PREFIX + data
+
+    @property
+    def sending(self) -> bool:
+        """Does the session still send packets (it is open)?"""
+        return self.ready_state is _OPEN
 
     def has_pending(self) -> bool:
         return bool(self._queue)
@@ -183,6 +208,14 @@ class Session:
         return queue
 
     # -- inbound on the session's transport -----------------------------------------------------
+
+    def message_text(self, text: str) -> str | None:
+        """The fast path of ``receive`` for a text frame: the data of a MESSAGE packet on an open
+        session. None for anything else, which then takes ``decode_packet`` and ``receive``
+        (the same rules: a message is delivered only while the session is open)."""
+        if text[:1] == MESSAGE_PREFIX and self.ready_state is _OPEN:
+            return text[1:]
+        return None
 
     def receive(self, packet: Packet, now: float) -> MessageReceived | SessionClosed | None:
         """A packet that arrived on the session's own transport (not on an upgrade candidate)."""

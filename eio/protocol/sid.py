@@ -1,8 +1,4 @@
-"""Session ids: 20 URL-safe characters from the OS CSPRNG, like the reference server's base64id.
-
-A tag (a worker id in the cluster) may lead the id, so that the id alone tells which process owns
-the session.
-"""
+"""Session ids: 20 URL-safe characters from the OS CSPRNG, like the reference server's base64id."""
 
 from __future__ import annotations
 
@@ -11,6 +7,6 @@ import secrets
 __all__ = ["generate_sid"]
 
 
-def generate_sid(tag: str = "") -> str:
-    """A fresh session id: ``tag`` followed by 120 random bits in URL-safe base64."""
-    return tag + secrets.token_urlsafe(15)
+def generate_sid() -> str:
+    """A fresh session id: 120 random bits in URL-safe base64."""
+    return secrets.token_urlsafe(15)

@@ -10,7 +10,7 @@ from ..errors import PacketError
 from .binary import reconstruct
 from .packet import MAX_ATTACHMENTS, Packet, PacketType, decode_text
 
-__all__ = ["PacketDecoder"]
+__all__ = ["PacketDecoder", "decode_messages"]
 
 
 class PacketDecoder:
@@ -20,7 +20,6 @@ class PacketDecoder:
 
     def __init__(self, max_attachments: int = MAX_ATTACHMENTS) -> None:
         self._max_attachments = max_attachments
-        #: The binary packet waiting for its attachments, if any.
         #: The binary packet waiting for its attachments, if any.
         self.partial: Packet | None = None
         self._attachments: list[bytes] = []
@@ -67,3 +66,23 @@ class PacketDecoder:
         kind = PacketType.EVENT if packet.type is PacketType.BINARY_EVENT else PacketType.ACK
         data = reconstruct(packet.data, attachments)
         return Packet(kind, packet.namespace, data, packet.id, len(attachments))
+
+
+def decode_messages(messages: list[str | bytes], max_attachments: int = MAX_ATTACHMENTS) -> Packet:
+    """The packet whose Engine.IO messages (``encode_messages``) these are.
+
+    Raises:
+        PacketError: the messages are not exactly one packet.
+    """
+    decoder = PacketDecoder(max_attachments)
+    packet: Packet | None = None
+    for message in messages:
+        if packet is not None:
+            raise PacketError("messages after a complete packet")
+        if isinstance(message, str):
+            packet = decoder.receive_text(message)
+        else:
+            packet = decoder.receive_binary(message)
+    if packet is None:
+        raise PacketError("no complete packet")
+    return packet

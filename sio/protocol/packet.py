@@ -27,6 +27,7 @@ __all__ = [
     "PacketType",
     "decode_text",
     "dumps",
+    "encode_ack",
     "encode_text",
 ]
 
@@ -181,6 +182,13 @@ def encode_text(packet: Packet) -> str:
     if packet.data is not None:
         parts.append(dumps(packet.data))
     return "".join(parts)
+
+
+def encode_ack(namespace: str, ack_id: int, args: list[Any] | tuple[Any, ...]) -> str:
+    """The text of an ACK packet whose arguments hold no binary: ``encode_text`` of it, for
+    less (the hot path of every acknowledged event)."""
+    head = "3" if namespace == "/" else f"3{namespace},"
+    return f"{head}{ack_id}{dumps(args)}"
 
 
 def decode_text(text: str, max_attachments: int = MAX_ATTACHMENTS) -> Packet:

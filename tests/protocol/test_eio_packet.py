@@ -1,17 +1,16 @@
-"""Engine.IO packets: every wire case runs both ways (h11 ``SIMPLE_CASES`` style)."""
+"""Engine.IO packets: every wire case runs both ways (h11 ``SIMPLE_CASES`` style).
+
+Packets leave already encoded (the session queues ``"4hello"``, ``"2"``, raw bytes), so the
+encode direction is the polling payload's: a queued packet becomes its payload element.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from eio.errors import ParseError, RemoteProtocolError
-from eio.protocol.packet import (
-    Packet,
-    PacketType,
-    decode_packet,
-    encode_packet,
-    encode_packet_text,
-)
+from eio.protocol.packet import Packet, PacketType, decode_packet
+from eio.protocol.payload import encode_payload
 
 # (id, packet, websocket frame (str: text frame, bytes: binary frame), polling payload element)
 WIRE_CASES: list[tuple[str, Packet, str | bytes, str]] = [
@@ -47,15 +46,6 @@ _IDS = [case[0] for case in WIRE_CASES]
 
 
 @pytest.mark.parametrize(("name", "packet", "frame", "text"), WIRE_CASES, ids=_IDS)
-def test_eio_packet_encode_for_websocket(
-    name: str, packet: Packet, frame: str | bytes, text: str
-) -> None:
-    encoded = encode_packet(packet)
-    assert encoded == frame
-    assert type(encoded) is type(frame)
-
-
-@pytest.mark.parametrize(("name", "packet", "frame", "text"), WIRE_CASES, ids=_IDS)
 def test_eio_packet_decode_websocket_frame(
     name: str, packet: Packet, frame: str | bytes, text: str
 ) -> None:
@@ -69,7 +59,8 @@ def test_eio_packet_decode_websocket_frame(
 def test_eio_packet_encode_for_polling(
     name: str, packet: Packet, frame: str | bytes, text: str
 ) -> None:
-    assert encode_packet_text(packet) == text
+    # The websocket form is what a session queues; alone in a payload it is its element.
+    assert encode_payload([frame]) == text
 
 
 @pytest.mark.parametrize(("name", "packet", "frame", "text"), WIRE_CASES, ids=_IDS)

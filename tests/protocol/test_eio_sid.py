@@ -1,10 +1,8 @@
-"""Session ids: 20 URL-safe characters from the CSPRNG, after an optional worker tag."""
+"""Session ids: 20 URL-safe characters from the CSPRNG."""
 
 from __future__ import annotations
 
 import re
-
-import pytest
 
 from eio.protocol.sid import generate_sid
 
@@ -14,17 +12,6 @@ URL_SAFE = re.compile(r"[A-Za-z0-9_-]{20}")
 def test_eio_sid_is_20_url_safe_characters() -> None:
     sid = generate_sid()
     assert URL_SAFE.fullmatch(sid), sid
-
-
-@pytest.mark.parametrize("tag", ["w3.", "worker-12_", "0"])
-def test_eio_sid_tag_prefix(tag: str) -> None:
-    sid = generate_sid(tag)
-    assert sid.startswith(tag)
-    assert URL_SAFE.fullmatch(sid[len(tag) :]), sid
-
-
-def test_eio_sid_empty_tag_is_no_tag() -> None:
-    assert len(generate_sid("")) == 20
 
 
 def test_eio_sid_unique_over_many_draws() -> None:

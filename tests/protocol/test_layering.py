@@ -23,6 +23,7 @@ SANS_IO_GLOBS = [
     "sio/errors.py",
     "cluster/sticky.py",
     "cluster/frames.py",
+    "cluster/messages.py",
 ]
 
 #: Standard-library modules that do I/O, read the clock, log or run things concurrently.

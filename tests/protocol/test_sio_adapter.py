@@ -13,7 +13,7 @@ import pytest
 
 import sio.adapter
 from eio import Outbound
-from sio.adapter import BroadcastFlags, BroadcastOptions, InMemoryAdapter, outbound_for
+from sio.adapter import BroadcastFlags, BroadcastOptions, InMemoryAdapter, outbound_of
 from sio.broadcast import BroadcastOperator
 from sio.protocol.packet import RESERVED_EVENTS, Packet, PacketType
 
@@ -280,7 +280,7 @@ def test_adapter_broadcast_encodes_once_for_everyone(world: World) -> None:
     outbounds = [s.conn.sent[0] for s in world.nsp.sockets.values()]
     first = outbounds[0]
     assert all(o is first for o in outbounds)
-    assert first.items == ['42/admin™,["news","héllo"]']
+    assert first.packets == ['42/admin™,["news","héllo"]']
     frames = [o.frames for o in outbounds]
     assert all(f is frames[0] for f in frames)
     assert isinstance(frames[0], bytes)
@@ -291,33 +291,33 @@ def test_adapter_broadcast_binary_shares_attachments(world: World) -> None:
     b, c = world.nsp.sockets["b"].conn.sent, world.nsp.sockets["c"].conn.sent
     assert len(b) == len(c) == 1
     assert b[0] is c[0]
-    assert b[0].items == ['451-/admin,["file",{"_placeholder":true,"num":0}]', b"\x00\x01"]
+    assert b[0].packets == ['451-/admin,["file",{"_placeholder":true,"num":0}]', b"\x00\x01"]
 
 
-def test_outbound_for_prefixes_text_messages_only() -> None:
-    outbound = outbound_for(Packet(PacketType.ACK, "/", [b"x", "y"], 4))
-    assert outbound.items == ['461-4[{"_placeholder":true,"num":0},"y"]', b"x"]
-    assert outbound_for(event("e")).items == ['42["e"]']
+def test_outbound_of_makes_engine_io_packets_of_text_messages_only() -> None:
+    outbound = outbound_of(Packet(PacketType.ACK, "/", [b"x", "y"], 4))
+    assert outbound.packets == ['461-4[{"_placeholder":true,"num":0},"y"]', b"x"]
+    assert outbound_of(event("e")).packets == ['42["e"]']
 
 
-class CountingOutboundFor:
+class CountingOutboundOf:
     def __init__(self) -> None:
         self.calls = 0
 
     def __call__(self, packet: Packet) -> Outbound:
         self.calls += 1
-        return outbound_for(packet)
+        return outbound_of(packet)
 
 
 @pytest.fixture
-def encodings(monkeypatch: pytest.MonkeyPatch) -> CountingOutboundFor:
-    counter = CountingOutboundFor()
-    monkeypatch.setattr(sio.adapter, "outbound_for", counter)
+def encodings(monkeypatch: pytest.MonkeyPatch) -> CountingOutboundOf:
+    counter = CountingOutboundOf()
+    monkeypatch.setattr(sio.adapter, "outbound_of", counter)
     return counter
 
 
 def test_adapter_broadcast_encodes_exactly_once(
-    world: World, encodings: CountingOutboundFor
+    world: World, encodings: CountingOutboundOf
 ) -> None:
     world.adapter.broadcast(event("news"), opts())
     assert encodings.calls == 1
@@ -336,14 +336,14 @@ def test_adapter_broadcast_encodes_exactly_once(
     ids=["unknown-room", "except-everyone", "room-except-itself", "rooms-except-all"],
 )
 def test_adapter_no_recipients_no_encoding(
-    world: World, encodings: CountingOutboundFor, options: BroadcastOptions
+    world: World, encodings: CountingOutboundOf, options: BroadcastOptions
 ) -> None:
     world.adapter.broadcast(event("news"), options)
     assert encodings.calls == 0
     assert world.recipients() == set()
 
 
-def test_adapter_volatile_nobody_writable_no_encoding(encodings: CountingOutboundFor) -> None:
+def test_adapter_volatile_nobody_writable_no_encoding(encodings: CountingOutboundOf) -> None:
     w = World()
     w.connect("slow1", writable=False)
     w.connect("slow2", writable=False)
@@ -361,7 +361,7 @@ def test_adapter_unencodable_packet_with_no_recipients_does_not_raise() -> None:
 
 
 def test_adapter_deliver_uses_a_pre_encoded_outbound(
-    world: World, encodings: CountingOutboundFor
+    world: World, encodings: CountingOutboundOf
 ) -> None:
     pre = Outbound(['42["from-elsewhere"]'])
     count = world.adapter.deliver(event("ignored"), opts(["blue"]), pre)
@@ -453,7 +453,7 @@ def test_broadcast_operator_emit_reaches_the_selection(world: World) -> None:
     b = admin.connect("b", "red", "blue")
     c = admin.connect("c")
     admin.operator().to("red").except_("blue").emit("news", 1, {"k": "v"})
-    assert [o.items for o in a.conn.sent] == [['42/admin,["news",1,{"k":"v"}]']]
+    assert [o.packets for o in a.conn.sent] == [['42/admin,["news",1,{"k":"v"}]']]
     assert b.conn.sent == []
     assert c.conn.sent == []
 
@@ -461,7 +461,7 @@ def test_broadcast_operator_emit_reaches_the_selection(world: World) -> None:
 def test_broadcast_operator_emit_with_binary(world: World) -> None:
     world.operator().to("d").emit("file", b"\x01")
     (outbound,) = world.nsp.sockets["d"].conn.sent
-    assert outbound.items == ['451-["file",{"_placeholder":true,"num":0}]', b"\x01"]
+    assert outbound.packets == ['451-["file",{"_placeholder":true,"num":0}]', b"\x01"]
 
 
 def test_broadcast_operator_volatile_emit(world: World) -> None:

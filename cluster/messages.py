@@ -1,0 +1,149 @@
+"""The messages servers of a cluster exchange, sans-IO: Node's ``ClusterMessage`` set
+(``socket.io-adapter/lib/cluster-adapter.ts``), whatever carries them.
+
+Every message is ``{uid, nsp, type, data}``: ``uid`` names the sending server, ``nsp`` the
+namespace whose adapter handles it, and ``data`` has the shape Node gives each type::
+
+    BROADCAST                  {packet, opts, requestId?}   requestId: acks are collected
+    SOCKETS_JOIN/SOCKETS_LEAVE {opts, rooms}
+    DISCONNECT_SOCKETS         {opts, close}
+    FETCH_SOCKETS              {opts, requestId}
+    FETCH_SOCKETS_RESPONSE     {requestId, sockets}
+    SERVER_SIDE_EMIT           {packet, requestId?}         packet: [event, *args]
+    SERVER_SIDE_EMIT_RESPONSE  {requestId, packet}
+    BROADCAST_CLIENT_COUNT     {requestId, clientCount}
+    BROADCAST_ACK              {requestId, packet}
+    INITIAL_HEARTBEAT, HEARTBEAT, ADAPTER_CLOSE             no data
+
+    opts = {rooms: [...], except: [...], flags: {volatile?, local?, timeout? (ms)}}
+
+A BROADCAST's ``packet`` is a Socket.IO packet (``sio.Packet``), or that packet already encoded
+(``EncodedPacket``): a transport may carry either, and a receiver delivers an encoded one as is.
+
+How messages travel is the transport's (``ClusterTransport``): the IPC bus of the fork cluster
+(``cluster/bus.py``), and Redis later. The adapter logic (``cluster/adapter.py``) is the same
+over any of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Protocol
+
+__all__ = [
+    "REQUEST_TYPES",
+    "RESPONSE_TYPES",
+    "ClusterMessage",
+    "ClusterTransport",
+    "EncodedPacket",
+    "MessageSink",
+    "MessageType",
+    "response_without_namespace",
+]
+
+
+class MessageType(IntEnum):
+    INITIAL_HEARTBEAT = 1
+    HEARTBEAT = 2
+    BROADCAST = 3
+    SOCKETS_JOIN = 4
+    SOCKETS_LEAVE = 5
+    DISCONNECT_SOCKETS = 6
+    FETCH_SOCKETS = 7
+    FETCH_SOCKETS_RESPONSE = 8
+    SERVER_SIDE_EMIT = 9
+    SERVER_SIDE_EMIT_RESPONSE = 10
+    BROADCAST_CLIENT_COUNT = 11
+    BROADCAST_ACK = 12
+    ADAPTER_CLOSE = 13
+
+
+#: Answers to one server's request: sent to that server only (``publish_response``).
+RESPONSE_TYPES = frozenset(
+    {
+        MessageType.FETCH_SOCKETS_RESPONSE,
+        MessageType.SERVER_SIDE_EMIT_RESPONSE,
+        MessageType.BROADCAST_CLIENT_COUNT,
+        MessageType.BROADCAST_ACK,
+    }
+)
+
+#: Requests whose sender waits for an answer from every other server.
+REQUEST_TYPES = frozenset(
+    {MessageType.FETCH_SOCKETS, MessageType.SERVER_SIDE_EMIT, MessageType.BROADCAST}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedPacket:
+    """A Socket.IO packet as its Engine.IO messages (text, then binary attachments)."""
+
+    messages: list[str | bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterMessage:
+    uid: str
+    nsp: str
+    type: MessageType
+    data: Any = None
+
+
+class MessageSink(Protocol):
+    """What a transport delivers to: the cluster adapter of one namespace."""
+
+    def on_message(self, message: ClusterMessage) -> None:
+        """A message from another server, for this namespace."""
+        ...
+
+    def on_node_left(self, uid: str, why: str) -> None:
+        """Server ``uid`` is gone (``why``, for errors): stop waiting for its answers."""
+        ...
+
+
+class ClusterTransport(Protocol):
+    """Carries messages between the servers of a cluster."""
+
+    #: This server's id in the cluster (the ``uid`` of what it sends).
+    uid: str
+
+    @property
+    def nodes(self) -> frozenset[str]:
+        """The other servers known to be up."""
+        ...
+
+    def register(self, nsp: str, sink: MessageSink) -> None:
+        """Deliver the messages of namespace ``nsp`` to ``sink``."""
+        ...
+
+    def publish(self, message: ClusterMessage) -> None:
+        """Send ``message`` to every other server."""
+        ...
+
+    def publish_response(self, requester_uid: str, message: ClusterMessage) -> None:
+        """Send ``message`` (an answer) to server ``requester_uid`` only."""
+        ...
+
+
+def response_without_namespace(message: ClusterMessage, uid: str) -> ClusterMessage | None:
+    """What server ``uid`` answers to a request for a namespace it does not have (a dynamic
+    namespace none of its clients joined): nothing found, at once, so that the requester does
+    not wait for it until its timeout. None when the message asks for no answer."""
+    data = message.data if isinstance(message.data, dict) else {}
+    request_id = data.get("requestId")
+    if request_id is None:
+        return None
+    kind = message.type
+    if kind is MessageType.FETCH_SOCKETS:
+        answer = {"requestId": request_id, "sockets": []}
+        return ClusterMessage(uid, message.nsp, MessageType.FETCH_SOCKETS_RESPONSE, answer)
+    if kind is MessageType.BROADCAST:
+        count = {"requestId": request_id, "clientCount": 0}
+        return ClusterMessage(uid, message.nsp, MessageType.BROADCAST_CLIENT_COUNT, count)
+    if kind is MessageType.SERVER_SIDE_EMIT:
+        # No "packet": answered, with nothing to add to the responses (Node's servers always
+        # have the namespace, so they never need this answer).
+        answer = {"requestId": request_id}
+        return ClusterMessage(uid, message.nsp, MessageType.SERVER_SIDE_EMIT_RESPONSE, answer)
+    return None

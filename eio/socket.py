@@ -1,0 +1,259 @@
+"""One Engine.IO session on the server: what the layer above holds, and the glue between the
+sans-IO ``Session`` (the rules), its ``Transport`` (polling or websocket) and the reactor (time,
+end-of-tick flushes)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from reactor import Alarm
+
+from .protocol.request import TransportName
+from .protocol.session import (
+    DisconnectReason,
+    Event,
+    MessageReceived,
+    ReadyState,
+    Session,
+    SessionClosed,
+    UpgradeAborted,
+)
+from .transports.polling import PollingTransport
+from .transports.websocket import UpgradeCandidate, WebSocketTransport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .net.http import HttpRequest
+    from .net.websocket import WebSocketConnection
+    from .outbound import Outbound
+    from .protocol.packet import Packet
+    from .server import EngineIOServer
+
+__all__ = ["EARLY_FLUSH_CHUNK", "EngineSocket"]
+
+log = logging.getLogger(__name__)
+
+#: Recipients of a broadcast written between two early flushes in a quiet tick (see
+#: ``send_outbound``).
+EARLY_FLUSH_CHUNK = 16
+
+_CLOSED = ReadyState.CLOSED
+
+
+class EngineSocket:
+    """One Engine.IO session on the server: what handlers get, and its transports' glue."""
+
+    __slots__ = (
+        "_alarm",
+        "_dirty",
+        "_finalized",
+        "active_transport",
+        "candidate",
+        "data",
+        "request",
+        "server",
+        "session",
+        "sid",
+        "text_handler",
+    )
+
+    def __init__(
+        self,
+        server: EngineIOServer,
+        sid: str,
+        request: HttpRequest,
+        ws: WebSocketConnection | None = None,
+    ) -> None:
+        """A session over polling, or over ``ws`` (a websocket handshake)."""
+        config = server.config
+        self.server = server
+        self.sid = sid
+        #: The handshake request (headers, query, peer address).
+        self.request = request
+        self.session = Session(
+            sid,
+            TransportName.POLLING if ws is None else TransportName.WEBSOCKET,
+            now=server.reactor.time(),
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout,
+            upgrade_timeout=config.upgrade_timeout,
+        )
+        #: What carries the session now.
+        self.active_transport: PollingTransport | WebSocketTransport = (
+            PollingTransport(self) if ws is None else WebSocketTransport(self, ws)
+        )
+        #: A websocket probing to take over this polling session, if any.
+        self.candidate: UpgradeCandidate | None = None
+        self._dirty = False
+        self._finalized = False
+        self._alarm = Alarm(server.reactor, self._on_timer)
+        #: Free for the layer above (Socket.IO keeps its per-connection state here).
+        self.data: object = None
+        #: Set by the layer above to get this session's text messages directly, instead of
+        #: through ``Handler.on_message`` (one dispatch less per message).
+        self.text_handler: Callable[[str], None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<EngineSocket {self.sid} {self.transport} {self.session.ready_state.value}>"
+
+    # -- the handler's API ----------------------------------------------------------------------
+
+    @property
+    def transport(self) -> str:
+        """``"polling"`` or ``"websocket"``."""
+        return self.session.transport.value
+
+    @property
+    def remote_address(self) -> str | None:
+        peer = self.request.remote_address
+        return peer[0] if peer else None
+
+    @property
+    def connected(self) -> bool:
+        return self.session.sending
+
+    @property
+    def writable(self) -> bool:
+        """Could a packet leave right now (used to drop volatile packets)?"""
+        return self.session.sending and self.active_transport.writable
+
+    def send(self, data: str) -> None:
+        """Send a text message (dropped once the session is closing)."""
+        self.active_transport.send_message(data)
+
+    def send_binary(self, data: bytes) -> None:
+        """Send a binary message (dropped once the session is closing)."""
+        self.active_transport.send_binary(data)
+
+    def send_outbound(self, outbound: Outbound) -> None:
+        """Send messages encoded once for many sessions (their websocket frames shared too).
+
+        In a quiet tick (few readiness events) there is nothing to coalesce with, so a large
+        fan-out flushes every ``EARLY_FLUSH_CHUNK`` recipients: the first need not wait for the
+        whole loop. A busy tick flushes once, at its end.
+        """
+        self.active_transport.send_outbound(outbound)
+        outbound.recipients += 1
+        if outbound.recipients % EARLY_FLUSH_CHUNK == 0:
+            reactor = self.server.reactor
+            if reactor.quiet_tick:
+                reactor.flush_now()
+
+    def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
+        """Close the session; queued packets still go out first."""
+        event = self.session.close(self.server.reactor.time(), reason)
+        if event is not None:
+            self.handle(event)
+        self.mark_dirty()
+
+    # -- for the transports ---------------------------------------------------------------------
+
+    def mark_dirty(self) -> None:
+        """Flush at the end of this tick."""
+        if not self._dirty:
+            self._dirty = True
+            self.server.reactor.mark_dirty(self)
+
+    def receive(self, packet: Packet) -> None:
+        """A packet on the session's transport: through the session's rules."""
+        event = self.session.receive(packet, self.server.reactor.time())
+        if event is not None:
+            self.handle(event)
+
+    def fail(self, reason: DisconnectReason) -> None:
+        """The transport broke, or the client broke the protocol: close at once."""
+        event = self.session.fail(reason)
+        if event is not None:
+            self.handle(event)
+        self.mark_dirty()
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, MessageReceived):
+            data = event.data
+            if isinstance(data, str):
+                self.deliver_text(data)
+            else:
+                self.deliver_binary(data)
+        elif isinstance(event, SessionClosed):
+            self.mark_dirty()
+            # Later, not now: a send that failed mid-broadcast must not change the rooms the
+            # broadcast is walking.
+            self.server.reactor.call_soon(self._notify_closed, event.reason)
+        elif isinstance(event, UpgradeAborted):
+            candidate, self.candidate = self.candidate, None
+            if candidate is not None:
+                candidate.close()
+
+    def deliver_text(self, data: str) -> None:
+        try:
+            if self.text_handler is not None:
+                self.text_handler(data)
+            else:
+                self.server.handler.on_message(self, data)
+        except Exception:
+            log.exception("error in on_message handler (sid=%s)", self.sid)
+
+    def deliver_binary(self, data: bytes) -> None:
+        try:
+            self.server.handler.on_binary(self, data)
+        except Exception:
+            log.exception("error in on_binary handler (sid=%s)", self.sid)
+
+    def _notify_closed(self, reason: DisconnectReason) -> None:
+        log.debug("session closed sid=%s reason=%s", self.sid, reason)
+        try:
+            self.server.handler.on_disconnect(self, reason)
+        except Exception:
+            log.exception("error in on_disconnect handler (sid=%s)", self.sid)
+
+    # -- the upgrade ----------------------------------------------------------------------------
+
+    def begin_upgrade(self, ws: WebSocketConnection) -> None:
+        """A websocket with this session's sid: it probes, or is refused (closed)."""
+        if not self.session.begin_upgrade(self.server.reactor.time()):
+            ws.close()  # already upgraded or upgrading: the reference server closes the newcomer
+            return
+        candidate = self.candidate = UpgradeCandidate(self, ws)
+        ws.start(candidate)
+        self.mark_dirty()
+
+    def upgrade_to(self, ws: WebSocketConnection) -> None:
+        """The candidate sent ``5``: the websocket carries the session from now on."""
+        self.candidate = None
+        polling, self.active_transport = self.active_transport, WebSocketTransport(self, ws)
+        ws.listener = self.active_transport
+        polling.close()  # a parked poll is released (NOOP)
+        self.active_transport.flush()  # what waited in the queue goes first
+        self.mark_dirty()
+
+    # -- flushing and time ----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """End of tick: the transport sends what the session queued; time is re-armed."""
+        self._dirty = False
+        if self._finalized:
+            return
+        self.active_transport.flush()
+        if self.session.ready_state is _CLOSED:
+            self._finalize()
+        else:
+            self.arm_timer()
+
+    def arm_timer(self) -> None:
+        self._alarm.set(self.session.next_deadline())
+
+    def _on_timer(self) -> None:
+        for event in self.session.handle_timeout(self.server.reactor.time()):
+            self.handle(event)
+        self.mark_dirty()
+
+    def _finalize(self) -> None:
+        self._finalized = True
+        self._alarm.cancel()
+        self.active_transport.close()
+        if self.candidate is not None:
+            self.candidate.close()
+            self.candidate = None
+        self.server.session_ended(self)
