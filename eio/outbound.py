@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from .net.websocket import frame_binary, frame_text
 from .protocol.session import MESSAGE_PREFIX
 
-__all__ = ["Outbound"]
+if TYPE_CHECKING:
+    from .socket import EngineSocket
+
+__all__ = ["EARLY_FLUSH_CHUNK", "Outbound"]
+
+#: Recipients of a broadcast written between two early flushes in a quiet tick (see
+#: ``Outbound.send_to``).
+EARLY_FLUSH_CHUNK = 16
 
 
 class Outbound:
@@ -14,10 +24,10 @@ class Outbound:
     ``messages`` are what the layer above would pass to ``EngineSocket.send`` (``str``) and
     ``send_binary`` (``bytes``), in order. ``packets`` are their Engine.IO packets (a polling
     session queues them); ``frames`` are the websocket frames of them all, made on first use and
-    shared by every websocket recipient. ``recipients`` counts the sessions it was sent to.
+    shared by every websocket recipient.
     """
 
-    __slots__ = ("_frames", "messages", "packets", "recipients")
+    __slots__ = ("_frames", "messages", "packets")
 
     def __init__(self, messages: list[str | bytes]) -> None:
         self.messages = messages
@@ -25,8 +35,26 @@ class Outbound:
             MESSAGE_PREFIX + message if isinstance(message, str) else message
             for message in messages
         ]
-        self.recipients = 0
         self._frames: bytes | None = None
+
+    def send_to(self, sessions: Sequence[EngineSocket]) -> None:
+        """Send to every session of ``sessions``.
+
+        In a quiet tick (few readiness events) there is nothing to coalesce with, so a large
+        fan-out flushes every ``EARLY_FLUSH_CHUNK`` recipients: the first need not wait for
+        the whole loop. A busy tick flushes once, at its end.
+        """
+        if not sessions:
+            return
+        reactor = sessions[0].server.reactor
+        if len(sessions) <= EARLY_FLUSH_CHUNK or not reactor.quiet_tick:
+            for session in sessions:
+                session.send_outbound(self)
+            return
+        for index, session in enumerate(sessions, 1):
+            session.send_outbound(self)
+            if index % EARLY_FLUSH_CHUNK == 0:
+                reactor.flush_now()
 
     @property
     def frames(self) -> bytes:

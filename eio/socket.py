@@ -5,6 +5,7 @@ end-of-tick flushes)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from reactor import Alarm
@@ -23,21 +24,15 @@ from .transports.polling import PollingTransport
 from .transports.websocket import UpgradeCandidate, WebSocketTransport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from .net.http import HttpRequest
     from .net.websocket import WebSocketConnection
     from .outbound import Outbound
     from .protocol.packet import Packet
     from .server import EngineIOServer
 
-__all__ = ["EARLY_FLUSH_CHUNK", "EngineSocket"]
+__all__ = ["EngineSocket"]
 
 log = logging.getLogger(__name__)
-
-#: Recipients of a broadcast written between two early flushes in a quiet tick (see
-#: ``send_outbound``).
-EARLY_FLUSH_CHUNK = 16
 
 _CLOSED = ReadyState.CLOSED
 
@@ -53,11 +48,20 @@ class EngineSocket:
         "candidate",
         "data",
         "request",
+        "send",
+        "send_outbound",
         "server",
         "session",
         "sid",
         "text_handler",
     )
+
+    #: ``send(data)``: send a text message (dropped once the session is closing). The active
+    #: transport's own method, bound here: the hot path of every emit and ack.
+    send: Callable[[str], None]
+    #: ``send_outbound(outbound)``: send messages encoded once for many sessions (their
+    #: websocket frames shared too); see ``Outbound.send_to``, which sends to many at once.
+    send_outbound: Callable[[Outbound], None]
 
     def __init__(
         self,
@@ -80,10 +84,7 @@ class EngineSocket:
             ping_timeout=config.ping_timeout,
             upgrade_timeout=config.upgrade_timeout,
         )
-        #: What carries the session now.
-        self.active_transport: PollingTransport | WebSocketTransport = (
-            PollingTransport(self) if ws is None else WebSocketTransport(self, ws)
-        )
+        self._use(PollingTransport(self) if ws is None else WebSocketTransport(self, ws))
         #: A websocket probing to take over this polling session, if any.
         self.candidate: UpgradeCandidate | None = None
         self._dirty = False
@@ -119,27 +120,9 @@ class EngineSocket:
         """Could a packet leave right now (used to drop volatile packets)?"""
         return self.session.sending and self.active_transport.writable
 
-    def send(self, data: str) -> None:
-        """Send a text message (dropped once the session is closing)."""
-        self.active_transport.send_message(data)
-
     def send_binary(self, data: bytes) -> None:
         """Send a binary message (dropped once the session is closing)."""
         self.active_transport.send_binary(data)
-
-    def send_outbound(self, outbound: Outbound) -> None:
-        """Send messages encoded once for many sessions (their websocket frames shared too).
-
-        In a quiet tick (few readiness events) there is nothing to coalesce with, so a large
-        fan-out flushes every ``EARLY_FLUSH_CHUNK`` recipients: the first need not wait for the
-        whole loop. A busy tick flushes once, at its end.
-        """
-        self.active_transport.send_outbound(outbound)
-        outbound.recipients += 1
-        if outbound.recipients % EARLY_FLUSH_CHUNK == 0:
-            reactor = self.server.reactor
-            if reactor.quiet_tick:
-                reactor.flush_now()
 
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
         """Close the session; queued packets still go out first."""
@@ -222,11 +205,19 @@ class EngineSocket:
     def upgrade_to(self, ws: WebSocketConnection) -> None:
         """The candidate sent ``5``: the websocket carries the session from now on."""
         self.candidate = None
-        polling, self.active_transport = self.active_transport, WebSocketTransport(self, ws)
-        ws.listener = self.active_transport
+        polling = self.active_transport
+        websocket = WebSocketTransport(self, ws)
+        self._use(websocket)
+        ws.listener = websocket
         polling.close()  # a parked poll is released (NOOP)
-        self.active_transport.flush()  # what waited in the queue goes first
+        websocket.flush()  # what waited in the queue goes first
         self.mark_dirty()
+
+    def _use(self, transport: PollingTransport | WebSocketTransport) -> None:
+        #: What carries the session now.
+        self.active_transport = transport
+        self.send = transport.send_message
+        self.send_outbound = transport.send_outbound
 
     # -- flushing and time ----------------------------------------------------------------------
 

@@ -188,18 +188,16 @@ class InMemoryAdapter(Adapter):
         ``outbound`` may carry the packet already encoded (by another process); else it is
         encoded on the first recipient.
         """
-        volatile = opts.flags.volatile
-        count = 0
-        for socket in self._recipients(opts):
-            conn = socket.conn
-            if volatile and not conn.writable:
-                continue
+        if opts.flags.volatile:
+            conns = [s.conn for s in self._recipients(opts) if s.conn.writable]
+        else:
+            conns = [s.conn for s in self._recipients(opts)]
+        if conns:
             if outbound is None:
                 assert packet is not None
                 outbound = outbound_of(packet)
-            conn.send_outbound(outbound)
-            count += 1
-        return count
+            outbound.send_to(conns)
+        return len(conns)
 
     def broadcast_with_ack(
         self,

@@ -58,13 +58,15 @@ def _no_ack(*args: Any) -> None:
 class EventHandlers:
     """Listeners by event name, plus catch-all listeners."""
 
-    __slots__ = ("_any", "_handlers")
+    __slots__ = ("_any", "_handlers", "empty")
 
     def __init__(self) -> None:
         #: event -> ((handler, takes ack), ...): tuples, replaced on change, so dispatch can
         #: iterate without copying while a handler adds or removes handlers.
         self._handlers: dict[str, tuple[tuple[Callable[..., Any], bool], ...]] = {}
         self._any: list[Callable[..., Any]] = []
+        #: No handler and no catch-all listener at all (kept up to date: read per event).
+        self.empty = True
 
     @overload
     def on(self, event: str) -> Callable[[F], F]: ...
@@ -75,22 +77,26 @@ class EventHandlers:
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         def register(fn: F) -> F:
             self._handlers[event] = (*self._handlers.get(event, ()), (fn, _accepts_ack(fn)))
+            self.empty = False
             return fn
 
         return register if handler is None else register(handler)
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        if handler is None:
-            self._handlers.pop(event, None)
-            return
-        kept = tuple(entry for entry in self._handlers.get(event, ()) if entry[0] is not handler)
+        kept = tuple(
+            entry
+            for entry in self._handlers.get(event, ())
+            if handler is not None and entry[0] is not handler
+        )
         if kept:
             self._handlers[event] = kept
         else:
             self._handlers.pop(event, None)
+        self.empty = not self._handlers and not self._any
 
     def on_any(self, listener: F) -> F:
         self._any.append(listener)
+        self.empty = False
         return listener
 
     def has(self, event: str) -> bool:
@@ -99,11 +105,6 @@ class EventHandlers:
     def handlers_for(self, event: Any) -> tuple[tuple[Callable[..., Any], bool], ...] | None:
         """The handlers of ``event`` when nothing else listens (no catch-all), else None."""
         return None if self._any else self._handlers.get(event)
-
-    @property
-    def empty(self) -> bool:
-        """No handler and no catch-all listener at all."""
-        return not self._handlers and not self._any
 
     def emit_local(self, event: str, *args: Any) -> None:
         """Call the handlers of a local event (connect, disconnect, errors...)."""

@@ -138,6 +138,7 @@ class Session:
         "_upgrade_deadline",
         "_upgrade_timeout",
         "ready_state",
+        "sending",
         "sid",
         "transport",
         "upgrade",
@@ -157,6 +158,9 @@ class Session:
         self.sid = sid
         self.transport = transport
         self.ready_state = ReadyState.OPEN
+        #: Does the session still send and deliver messages (``ready_state`` is OPEN)? A
+        #: plain attribute: the hot paths read it for every packet.
+        self.sending = True
         self.upgrade = UpgradeState.NONE
         self._queue: list[str | bytes] = []
         self._ping_interval = ping_interval
@@ -193,11 +197,6 @@ class Session:
         if self.ready_state is not _OPEN:
             return None
         return MESSAGE_PREFIX + data
-
-    @property
-    def sending(self) -> bool:
-        """Does the session still send packets (it is open)?"""
-        return self.ready_state is _OPEN
 
     def has_pending(self) -> bool:
         return bool(self._queue)
@@ -245,6 +244,7 @@ class Session:
             return None
         was_open = self.ready_state is ReadyState.OPEN
         self.ready_state = ReadyState.CLOSED
+        self.sending = False
         self._queue.clear()
         self._clear_deadlines()
         return SessionClosed(reason) if was_open else None
@@ -259,6 +259,7 @@ class Session:
         """
         if self.ready_state is not ReadyState.OPEN:
             return None
+        self.sending = False
         self._clear_deadlines()
         if self.transport is TransportName.POLLING:
             self.ready_state = ReadyState.CLOSING

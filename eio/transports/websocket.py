@@ -98,7 +98,15 @@ class WebSocketTransport:
     def ws_text(self, ws: WebSocketConnection, text: str) -> None:
         data = self.session.message_text(text)
         if data is not None:
-            self.owner.deliver_text(data)
+            owner = self.owner
+            handler = owner.text_handler
+            if handler is None:
+                owner.deliver_text(data)
+                return
+            try:  # the hot path: deliver_text, one call less
+                handler(data)
+            except Exception:
+                log.exception("error in the text handler (sid=%s)", owner.sid)
             return
         try:
             packet = decode_packet(text)

@@ -1,7 +1,8 @@
 """``InMemoryAdapter`` (rooms and delivery) and ``BroadcastOperator`` (who gets a broadcast).
 
 The namespace and the sockets are minimal fakes: the adapter only reads ``nsp.name``,
-``nsp.sockets``, ``socket.id``, ``socket.conn.writable`` and calls ``conn.send_outbound``.
+``nsp.sockets``, ``socket.id``, ``socket.conn.writable`` and calls ``conn.send_outbound``
+(through ``Outbound.send_to``, which asks the reactor whether the tick is quiet).
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from sio.broadcast import BroadcastOperator
 from sio.protocol.packet import RESERVED_EVENTS, Packet, PacketType
 
 
+class FakeReactor:
+    quiet_tick = False
+
+
+class FakeServer:
+    reactor = FakeReactor()
+
+
 class FakeConn:
+    server = FakeServer()
+
     def __init__(self, writable: bool) -> None:
         self.writable = writable
         self.sent: list[Outbound] = []
