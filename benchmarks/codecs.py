@@ -9,11 +9,12 @@ import os
 import timeit
 from collections.abc import Callable
 
-from cluster.frames import FrameDecoder, Kind, decode_broadcast, encode_broadcast, encode_frame
-from eio.outbound import Outbound
+from cluster.frames import FrameDecoder, decode_message, encode_message
+from cluster.messages import ClusterMessage, EncodedPacket, MessageType
+from eio import Outbound
 from eio.protocol.packet import decode_packet
 from eio.protocol.payload import decode_payload, encode_payload
-from sio.adapter import outbound_for
+from sio import outbound_of
 from sio.protocol.decoder import PacketDecoder
 from sio.protocol.encoder import encode_messages
 from sio.protocol.packet import Packet, PacketType, decode_text, encode_text
@@ -31,9 +32,13 @@ def bench(name: str, fn: Callable[[], object], number: int = 100_000) -> None:
 
 def main() -> None:
     payload = encode_payload(["4" + CHAT] * 10)
-    frame = encode_frame(
-        Kind.BROADCAST, 1, 0xFFFF, encode_broadcast({"nsp": "/"}, ["4" + CHAT, b"\x00" * 64])
+    broadcast = ClusterMessage(
+        "1",
+        "/",
+        MessageType.BROADCAST,
+        {"packet": EncodedPacket([CHAT, b"\x00" * 64]), "opts": {"rooms": [], "except": []}},
     )
+    frame = encode_message(broadcast, 1, 0xFFFF)
     bench("eio decode_packet (text message)", lambda: decode_packet("4" + CHAT))
     bench("eio decode_payload (10 messages)", lambda: decode_payload(payload), 20_000)
     bench("eio encode_payload (10 messages)", lambda: encode_payload(["4" + CHAT] * 10), 20_000)
@@ -50,17 +55,11 @@ def main() -> None:
         return decoder.receive_binary(attachment)
 
     bench("sio binary packet encode + decode", binary_round_trip, 20_000)
-    bench("broadcast: encode once (Outbound)", lambda: outbound_for(CHAT_PACKET))
-    bench(
-        "broadcast: websocket frames once",
-        lambda: Outbound(["4" + CHAT]).frames,
-    )
+    bench("broadcast: encode once (Outbound)", lambda: outbound_of(CHAT_PACKET))
+    bench("broadcast: websocket frames once", lambda: Outbound([CHAT]).frames)
     bench("cluster frame decode (broadcast)", lambda: FrameDecoder().feed(frame), 50_000)
-    bench(
-        "cluster broadcast payload decode",
-        lambda: decode_broadcast(frame[9:]),
-        50_000,
-    )
+    ((decoded, _raw),) = FrameDecoder().feed(frame)
+    bench("cluster broadcast message decode", lambda: decode_message(decoded), 50_000)
 
 
 if __name__ == "__main__":

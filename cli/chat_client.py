@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from reactor import Reactor
-from sio.client import ClientSocket, ConnectError, Manager
+from sio import ClientSocket, ConnectError, Manager
 
 __all__ = ["ChatClient"]
 

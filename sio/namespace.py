@@ -122,6 +122,11 @@ class Namespace(BroadcastShortcuts):
     def volatile(self) -> BroadcastOperator:
         return BroadcastOperator(self.adapter, flags=BroadcastFlags(volatile=True))
 
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """``nsp.timeout(5).emit("x", callback=cb)``: every client's acknowledgement, or a
+        timeout error (see ``BroadcastOperator.emit``)."""
+        return self._operator().timeout(seconds)
+
     def fetch_sockets(
         self, callback: Callable[[list[Any], BaseException | None], None] | None = None
     ) -> list[Socket] | None:

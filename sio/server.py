@@ -184,6 +184,11 @@ class Server:
     def local(self) -> BroadcastOperator:
         return self.sockets.local
 
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """``io.timeout(5).emit("x", callback=cb)``: every client's acknowledgement, or a
+        timeout error (see ``BroadcastOperator.emit``)."""
+        return self.sockets.timeout(seconds)
+
     @property
     def volatile(self) -> BroadcastOperator:
         return self.sockets.volatile

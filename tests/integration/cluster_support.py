@@ -1,8 +1,11 @@
 """Tools of the cluster tests: the cluster as a subprocess, raw HTTP from chosen source addresses,
 Socket.IO clients on a reactor thread, process-tree checks.
 
-Every wait is bounded (``WAIT``); a wait that polls a condition does so with a short wait on an
-Event, never a bare sleep.
+Every wait is bounded (``WAIT``) and wakes on the event it waits for, never by polling: what tests
+wait on (a subprocess's output lines and its exit, a client's events, a ``Recorder``'s items)
+changes under one condition, ``_changed``, which is notified on every change; ``wait_until``
+re-checks its condition on each notification. What cannot notify (a process that is not our
+child, a socket) is waited on with a blocking call that has a timeout.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import queue
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -39,16 +43,31 @@ QUIET = 0.5
 
 T = TypeVar("T")
 
-_tick = threading.Event()  # never set: waiting on it is a bounded pause inside a polling loop
+#: Held while the state tests wait on changes, and notified after each change. Re-entrant: a
+#: condition given to ``wait_until`` runs holding it and may call the helpers that take it.
+_changed = threading.Condition(threading.RLock())
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = WAIT, what: str = "") -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
+    """Wait until ``condition`` holds; fail after ``timeout`` seconds.
+
+    ``condition`` is checked now and again at each change of the state the helpers here record
+    (``Proc`` lines and exits, ``Inbox`` events, ``Recorder`` items): it must depend on that state
+    only, and only read it (it runs holding ``_changed``: no I/O, no waiting on other threads).
+    """
+    with _changed:
+        if not _changed.wait_for(condition, timeout):
             raise AssertionError(f"not true within {timeout}s: {what or condition}")
-        _tick.wait(0.02)
+
+
+class Recorder(list[T]):
+    """A list that a callback on another thread appends to (``callback=answers.append``); each
+    append wakes ``wait_until``."""
+
+    def append(self, item: T) -> None:
+        with _changed:
+            super().append(item)
+            _changed.notify_all()
 
 
 # -- processes ------------------------------------------------------------------------------------
@@ -70,56 +89,79 @@ class Proc:
         )
         self.pid = self.popen.pid
         self.lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        self._changed = threading.Condition()
-        self._readers = [
+        #: Set (under ``_changed``, notified) once the process has exited; ``Popen`` reaps it.
+        self.exited = False
+        self._pipes_open = 2
+        self._threads = [
             threading.Thread(target=self._read, args=(name, pipe), daemon=True)
             for name, pipe in (("stdout", self.popen.stdout), ("stderr", self.popen.stderr))
         ]
-        for reader in self._readers:
-            reader.start()
+        self._threads.append(threading.Thread(target=self._watch, daemon=True))
+        for thread in self._threads:
+            thread.start()
 
     def _read(self, name: str, pipe: IO[bytes] | None) -> None:
         assert pipe is not None
-        for raw in iter(pipe.readline, b""):
-            with self._changed:
-                self.lines[name].append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self._changed.notify_all()
+        try:
+            for raw in iter(pipe.readline, b""):
+                with _changed:
+                    self.lines[name].append(raw.decode("utf-8", "replace").rstrip("\n"))
+                    _changed.notify_all()
+        finally:
+            with _changed:
+                self._pipes_open -= 1
+                _changed.notify_all()
+
+    def _watch(self) -> None:
+        """Block until the process exits (WNOWAIT: it stays for ``Popen`` to reap), then say so."""
+        with contextlib.suppress(ChildProcessError):  # already reaped by Popen
+            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+        with _changed:
+            self.exited = True
+            _changed.notify_all()
+
+    def _finished(self) -> bool:
+        """Exited, and all its output read: no line can come any more."""
+        return self.exited and self._pipes_open == 0
 
     def expect(
         self, pattern: str, stream: str = "stderr", timeout: float = WAIT, start: int = 0
     ) -> tuple[int, re.Match[str]]:
         """The first line (from index ``start``) of ``stream`` matching ``pattern``."""
         regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                lines = self.lines[stream]
-                for index in range(start, len(lines)):
-                    match = regex.search(lines[index])
-                    if match:
-                        return index, match
-                start = max(start, len(lines))
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.popen.poll() is not None and not self._reading()):
-                    tail = "\n".join(self.lines[stream][-30:])
-                    raise AssertionError(f"no line matching {pattern!r} in {stream}:\n{tail}")
-                self._changed.wait(min(left, 0.1))
+        found: list[tuple[int, re.Match[str]]] = []
+        unread = start
 
-    def _reading(self) -> bool:
-        return any(reader.is_alive() for reader in self._readers)
+        def found_or_finished() -> bool:
+            nonlocal unread
+            lines = self.lines[stream]
+            for index in range(unread, len(lines)):
+                match = regex.search(lines[index])
+                if match:
+                    found.append((index, match))
+                    return True
+            unread = max(unread, len(lines))
+            return self._finished()
+
+        with _changed:
+            _changed.wait_for(found_or_finished, timeout)
+            if found:
+                return found[0]
+            tail = "\n".join(self.lines[stream][-30:])
+            raise AssertionError(f"no line matching {pattern!r} in {stream}:\n{tail}")
 
     def count(self, pattern: str, stream: str = "stderr", start: int = 0) -> int:
         regex = re.compile(pattern)
-        with self._changed:
+        with _changed:
             return sum(1 for line in self.lines[stream][start:] if regex.search(line))
 
     def mark(self, stream: str = "stderr") -> int:
         """The index of the next line of ``stream`` (for ``expect(start=...)``)."""
-        with self._changed:
+        with _changed:
             return len(self.lines[stream])
 
     def text(self, stream: str = "stderr") -> str:
-        with self._changed:
+        with _changed:
             return "\n".join(self.lines[stream])
 
     def signal(self, signum: int) -> None:
@@ -127,19 +169,22 @@ class Proc:
             os.kill(self.pid, signum)
 
     def wait(self, timeout: float = WAIT) -> int:
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{self.argv[:3]} did not exit within {timeout}s") from None
+        """The exit code, once the process has exited (woken by its exit, not polling)."""
+        with _changed:
+            if not _changed.wait_for(lambda: self.exited, timeout):
+                raise AssertionError(f"{self.argv[:3]} did not exit within {timeout}s")
+        return self.popen.wait()  # exited: this only reaps it
 
     def kill(self) -> None:
         """Kill the whole process group (whatever is left of it) and reap."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(WAIT)
-        for reader in self._readers:
-            reader.join(1.0)
+        with _changed:
+            _changed.wait_for(lambda: self.exited, WAIT)
+        if self.exited:
+            self.popen.wait()
+        for thread in self._threads:
+            thread.join(1.0)
         for pipe in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
             if pipe is not None:
                 pipe.close()
@@ -160,6 +205,23 @@ def alive(pid: int) -> bool:
     """Running (a zombie waiting to be reaped counts as dead)."""
     stat = proc_stat(pid)
     return stat is not None and stat[0] not in ("Z", "X")
+
+
+def wait_gone(pids: Iterable[int], timeout: float = WAIT, what: str = "") -> None:
+    """Wait until none of ``pids`` runs (a zombie counts as gone); they need not be our children:
+    each wait blocks on a pidfd, which becomes readable when its process exits."""
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue  # gone and reaped
+        try:
+            readable, _, _ = select.select([pidfd], [], [], max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(pidfd)
+        if not readable:
+            raise AssertionError(f"not true within {timeout}s: {what or 'gone'} (pid {pid} runs)")
 
 
 def children_of(pid: int) -> set[int]:
@@ -189,7 +251,8 @@ class Cluster(Proc):
             self.url = f"http://[{self.host}]:{self.port}"
         for worker in range(1, workers + 1):
             self.expect(rf"worker {worker} started \(pid \d+\)")
-        wait_until(lambda: len(children_of(self.pid)) == workers, what="workers forked")
+        # The master logs "started" after the fork: each worker is its child by then.
+        assert children_of(self.pid) == set(self.worker_pids().values()), "workers forked"
         if "round-robin" not in argv:
             self.wait_ready()
 
@@ -213,7 +276,7 @@ class Cluster(Proc):
         return pids
 
     def lines_of(self, stream: str) -> list[str]:
-        with self._changed:
+        with _changed:
             return list(self.lines[stream])
 
     def errors(self) -> list[str]:
@@ -289,7 +352,7 @@ def http_request(
         for cut in parts:
             sock.sendall(request[offset:cut])
             offset = cut
-            _tick.wait(0.05)  # allowed: pacing, so each piece arrives as a separate read
+            time.sleep(0.05)  # allowed: pacing, so each piece arrives as a separate read
         sock.sendall(request[offset:])
         return read_response(sock)
     finally:
@@ -330,34 +393,27 @@ class Inbox:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, tuple[Any, ...]]] = []
-        self._changed = threading.Condition()
 
     def put(self, name: str, *args: Any) -> None:
-        with self._changed:
+        with _changed:
             self.events.append((name, args))
-            self._changed.notify_all()
+            _changed.notify_all()
 
     def of(self, name: str) -> list[tuple[Any, ...]]:
-        with self._changed:
+        with _changed:
             return [args for got, args in self.events if got == name]
 
     def count(self, name: str) -> int:
         return len(self.of(name))
 
     def wait_count(self, name: str, count: int, timeout: float = WAIT) -> list[tuple[Any, ...]]:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [args for got, args in self.events if got == name]
-                if len(found) >= count:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        f"{len(found)} {name!r} events, not {count}, within {timeout}s; "
-                        f"last events: {self.events[-5:]}"
-                    )
-                self._changed.wait(left)
+        with _changed:
+            if not _changed.wait_for(lambda: self.count(name) >= count, timeout):
+                raise AssertionError(
+                    f"{self.count(name)} {name!r} events, not {count}, within {timeout}s; "
+                    f"last events: {self.events[-5:]}"
+                )
+            return self.of(name)
 
 
 class ClientLoop:

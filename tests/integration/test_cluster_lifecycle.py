@@ -20,6 +20,7 @@ from .cluster_support import (
     source_addresses,
     start_app_cluster,
     start_cli_cluster,
+    wait_gone,
     wait_until,
     worker_of,
 )
@@ -202,7 +203,7 @@ def test_stopping_the_master_closes_everything(loop: ClientLoop, signum: int) ->
             (reason,) = client.inbox.wait_count("disconnect", 1)[0]
             assert reason in ("transport close", "io server disconnect", "transport error")
         # No orphans, and nobody listens any more.
-        wait_until(lambda: not any(alive(pid) for pid in workers), what="workers gone")
+        wait_gone(workers, what="workers gone")
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((cluster.host, cluster.port), timeout=1.0).close()
     finally:
@@ -217,7 +218,7 @@ def test_workers_do_not_outlive_a_killed_master(loop: ClientLoop) -> None:
         workers = set(cluster.worker_pids().values())
         os.kill(cluster.pid, signal.SIGKILL)  # the master only, not its process group
         cluster.wait()
-        wait_until(lambda: not any(alive(pid) for pid in workers), timeout=6.0, what="orphans")
+        wait_gone(workers, timeout=6.0, what="orphans")
         for client in clients.values():
             client.inbox.wait_count("disconnect", 1)
     finally:
@@ -258,6 +259,6 @@ def test_stopping_waits_a_bounded_time_for_a_stuck_worker() -> None:
             socket.create_connection((cluster.host, cluster.port), timeout=1.0).close()
         assert cluster.wait(timeout=5.0) == 0
         cluster.expect(r"worker 2 killed by signal 9", start=mark)
-        wait_until(lambda: not any(alive(pid) for pid in workers.values()), what="workers gone")
+        wait_gone(workers.values(), what="workers gone")
     finally:
         cluster.kill()

@@ -16,6 +16,7 @@ from .cluster_support import (
     Client,
     ClientLoop,
     Cluster,
+    Recorder,
     source_addresses,
     start_app_cluster,
     wait_until,
@@ -277,7 +278,7 @@ def test_server_side_emit_loses_a_worker_mid_request(
     cluster: Cluster, clients: dict[str, Client]
 ) -> None:
     mark = cluster.mark()
-    answers: list[Any] = []
+    answers: Recorder[Any] = Recorder()
     origin = clients["a1"]
     origin.loop.reactor.call_soon_threadsafe(
         lambda: origin.socket.emit("sse", "hang:2", callback=answers.append)
@@ -300,7 +301,7 @@ def test_fetch_sockets_loses_a_worker_mid_request(
     os.kill(victim, signal.SIGSTOP)  # it will not answer
     try:
         mark = cluster.mark()
-        answers: list[Any] = []
+        answers: Recorder[Any] = Recorder()
         origin = clients["b1"]
         origin.loop.reactor.call_soon_threadsafe(
             lambda: origin.socket.emit("fetch", None, callback=answers.append)

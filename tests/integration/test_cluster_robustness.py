@@ -149,8 +149,11 @@ def test_a_flood_that_fills_a_worker_queue(start: StartCluster) -> None:
     for sock in flood:
         sock.close()
     assert served >= 5 and dropped >= 1, (served, dropped)
-    wait_until(lambda: cluster.count(r"worker queue full", start=mark) == dropped)
-    wait_until(lambda: worker_of(cluster, ip1) == 1)
+    wait_until(
+        lambda: cluster.count(r"worker queue full", start=mark) == dropped,
+        what=f"{dropped} 'worker queue full' lines",
+    )
+    assert worker_of(cluster, ip1) == 1  # a blocking request (socket timeout WAIT)
     assert cluster.worker_pids()[1] == victim  # nobody died
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from reactor import Reactor
+from reactor import Alarm, Reactor
 
 WAIT = 5.0
 
@@ -198,3 +198,81 @@ def test_flush_may_dirty_another_object() -> None:
     reactor.run_once(max_wait=0)
     assert log == ["first", "second"]
     reactor.close()
+
+
+# -- Alarm: one timer following a moving deadline, on a fake clock -----------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def now(self) -> float:
+        return self.t
+
+    def wall_time(self) -> float:
+        return 1.7e9 + self.t
+
+
+@pytest.fixture
+def clocked() -> Iterator[tuple[Reactor, FakeClock]]:
+    clock = FakeClock()
+    reactor = Reactor(clock)
+    yield reactor, clock
+    reactor.close()
+
+
+def test_alarm_fires_at_its_deadline(clocked: tuple[Reactor, FakeClock]) -> None:
+    reactor, clock = clocked
+    fired: list[float] = []
+    alarm = Alarm(reactor, lambda: fired.append(clock.t))
+    alarm.set(1005.0)
+    clock.t = 1004.9
+    reactor.run_once(max_wait=0)
+    assert fired == []
+    clock.t = 1005.0
+    reactor.run_once(max_wait=0)
+    assert fired == [1005.0]
+    clock.t = 2000.0
+    reactor.run_once(max_wait=0)
+    assert fired == [1005.0]  # once
+
+
+def test_alarm_set_later_keeps_the_earlier_timer(clocked: tuple[Reactor, FakeClock]) -> None:
+    reactor, clock = clocked
+    fired: list[float] = []
+    alarm = Alarm(reactor, lambda: fired.append(clock.t))
+    alarm.set(1001.0)
+    alarm.set(1009.0)  # lazy: no new timer, the earlier one fires and the owner sets again
+    assert len(reactor._timers) == 1
+    clock.t = 1001.0
+    reactor.run_once(max_wait=0)
+    assert fired == [1001.0]
+
+
+def test_alarm_set_earlier_replaces_the_timer(clocked: tuple[Reactor, FakeClock]) -> None:
+    reactor, clock = clocked
+    fired: list[float] = []
+    alarm = Alarm(reactor, lambda: fired.append(clock.t))
+    alarm.set(1009.0)
+    alarm.set(1002.0)
+    clock.t = 1002.0
+    reactor.run_once(max_wait=0)
+    assert fired == [1002.0]
+    clock.t = 1009.0
+    reactor.run_once(max_wait=0)
+    assert fired == [1002.0]  # the replaced timer was cancelled
+
+
+def test_alarm_none_and_cancel_stop_it(clocked: tuple[Reactor, FakeClock]) -> None:
+    reactor, clock = clocked
+    fired: list[float] = []
+    alarm = Alarm(reactor, lambda: fired.append(clock.t))
+    alarm.set(1001.0)
+    alarm.set(None)
+    alarm.set(1002.0)
+    alarm.cancel()
+    clock.t = 1100.0
+    reactor.run_once(max_wait=0)
+    assert fired == []
+    assert reactor.wall_time() == 1.7e9 + 1100.0

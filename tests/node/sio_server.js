@@ -13,6 +13,10 @@
 //                                  comes back as "answer" (...answer) (server -> client ack)
 //   "ask-timeout" (ms, ...args) -> like "ask" with socket.timeout(ms); "answer" gets
 //                                  (errorMessage | null, ...answer)
+//   "join" (room, ack)          -> socket.join(room); ack(room)
+//   "ask-room" (room, ms, ...args) -> nsp.to(room).timeout(ms).emit("question", ...args, cb): a
+//                                  broadcast with acks; "answers" gets (errorMessage | null,
+//                                  responses), one response per client (its first ack argument)
 //   "bye"                       -> socket.disconnect() ("io server disconnect")
 "use strict";
 
@@ -58,6 +62,18 @@ function install(nsp) {
       socket.timeout(ms).emit("question", ...args, (err, ...answer) =>
         socket.emit("answer", err ? err.message : null, ...answer),
       ),
+    );
+    socket.on("join", (room, ack) => {
+      socket.join(room);
+      ack(room);
+    });
+    socket.on("ask-room", (room, ms, ...args) =>
+      nsp
+        .to(room)
+        .timeout(ms)
+        .emit("question", ...args, (err, responses) =>
+          socket.emit("answers", err ? err.message : null, responses),
+        ),
     );
     socket.on("bye", () => socket.disconnect());
   });

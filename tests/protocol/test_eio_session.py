@@ -681,3 +681,71 @@ def test_session_closed_is_reported_exactly_once(
     assert len(first) == 1
     assert closed_events(_poke_everything(session, T0 + 2)) == []
     assert session.ready_state is not ReadyState.OPEN
+
+
+# -- the fast paths: the same rules as receive/send, in one call ------------------------------
+
+
+def _every_state() -> list[tuple[str, Callable[[], Session]]]:
+    def open_() -> Session:
+        return make_session(WEBSOCKET)
+
+    def closing() -> Session:
+        session = make_session(POLLING)
+        session.close(T0 + 1)
+        return session
+
+    def closed() -> Session:
+        session = make_session(WEBSOCKET)
+        session.fail(DisconnectReason.TRANSPORT_CLOSE)
+        return session
+
+    def timed_out() -> Session:
+        session = make_session(WEBSOCKET)
+        session.handle_timeout(T0 + PING_INTERVAL)
+        session.handle_timeout(T0 + PING_INTERVAL + PING_TIMEOUT)
+        return session
+
+    return [("open", open_), ("closing", closing), ("closed", closed), ("timed-out", timed_out)]
+
+
+EVERY_STATE = pytest.mark.parametrize(
+    "make", [case[1] for case in _every_state()], ids=[case[0] for case in _every_state()]
+)
+
+
+@EVERY_STATE
+def test_session_sending_is_open_ready_state(make: Callable[[], Session]) -> None:
+    session = make()
+    assert session.sending is (session.ready_state is ReadyState.OPEN)
+
+
+@EVERY_STATE
+@pytest.mark.parametrize("text", ["4hello", "4", "4€", "41", "2", "3", "1", "6", "5", "bAQID", ""])
+def test_session_message_text_agrees_with_receive(make: Callable[[], Session], text: str) -> None:
+    fast = make().message_text(text)
+    try:
+        event = make().receive(pkt(text), T0 + 1)
+    except Exception:  # the slow path's decode refuses it: the fast path must not take it
+        assert fast is None
+        return
+    if isinstance(event, MessageReceived) and isinstance(event.data, str):
+        assert fast == event.data
+    else:
+        assert fast is None
+
+
+@EVERY_STATE
+def test_session_message_packet_only_while_open(make: Callable[[], Session]) -> None:
+    session = make()
+    packet = session.message_packet("héllo")
+    assert packet == ("4héllo" if session.sending else None)
+    assert not session.has_pending()  # written at once by the transport, never queued
+
+
+@EVERY_STATE
+def test_session_send_message_queues_its_packet_while_open(make: Callable[[], Session]) -> None:
+    session = make()
+    session.take_pending()  # a ping may be waiting
+    assert session.send_message("hi") is session.sending
+    assert session.take_pending() == (["4hi"] if session.sending else [])

@@ -1,18 +1,48 @@
-"""The sans-IO layers stay sans-IO: an AST scan of their imports.
+"""The layers of docs/architecture.md, enforced by an AST scan of every module's imports.
 
-A sans-IO module may import neither I/O, clock, logging nor concurrency from the standard library,
-nor any module of this project that is not sans-IO itself (``eio.server`` and ``eio.net`` pull in
-sockets). Paths are data: a layer that does not exist yet is skipped, not failed.
+1. **Packages import only the layers below them** (``ALLOWED``), and of another package only its
+   public surface (``PUBLIC``): the package root, or the sans-IO API of its ``protocol``.
+2. **Third-party libraries** belong to the package that wraps them (``THIRD_PARTY``).
+3. **Sans-IO modules stay sans-IO**: they import neither I/O, clock, logging nor concurrency from
+   the standard library, nor any module of this project that is not sans-IO itself.
+
+Paths are data: a module that does not exist yet is skipped, not failed. The scanner is tested too.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+#: The project's packages, bottom layer first.
+PACKAGES = ("reactor", "eio", "sio", "cluster", "cli")
+
+#: Which other project packages each package may import.
+ALLOWED: dict[str, frozenset[str]] = {
+    "reactor": frozenset(),
+    "eio": frozenset({"reactor"}),
+    "sio": frozenset({"reactor", "eio"}),
+    "cluster": frozenset({"reactor", "eio", "sio"}),
+    "cli": frozenset({"reactor", "eio", "sio", "cluster"}),
+}
+
+#: What a package may import of another: its root (``__init__`` with ``__all__``), and the public
+#: sans-IO API of its protocol (for sans-IO code elsewhere, such as the cluster's codec).
+PUBLIC = frozenset({"reactor", "eio", "eio.protocol", "sio", "sio.protocol", "cluster"})
+
+#: Third-party libraries each package may use (the standard library is free, but see SANS_IO).
+THIRD_PARTY: dict[str, frozenset[str]] = {
+    "reactor": frozenset(),
+    "eio": frozenset({"h11", "wsproto"}),
+    "sio": frozenset(),
+    "cluster": frozenset(),
+    "cli": frozenset({"click"}),
+}
 
 #: Globs (relative to the repository root) of the sans-IO modules.
 SANS_IO_GLOBS = [
@@ -40,6 +70,10 @@ def sans_io_files() -> list[Path]:
     for pattern in SANS_IO_GLOBS:
         found.update(path for path in ROOT.glob(pattern) if path.is_file())
     return sorted(found)
+
+
+def package_files() -> list[Path]:
+    return sorted(path for package in PACKAGES for path in (ROOT / package).rglob("*.py"))
 
 
 def module_name(path: Path) -> str:
@@ -87,6 +121,75 @@ def imported_modules(source: str, importer: str, is_package: bool = False) -> li
     return names
 
 
+# -- rule 1 and 2: packages ------------------------------------------------------------------------
+
+
+def package_problem(importer: str, imported: str) -> str | None:
+    """What is wrong with module ``importer`` importing ``imported``, or None."""
+    own = importer.partition(".")[0]
+    top = imported.partition(".")[0]
+    if imported == "__import__" or top in FORBIDDEN_DYNAMIC:
+        return f"dynamic import ({imported})"
+    if top == own or top == "__future__":
+        return None
+    if top in PACKAGES:
+        if top not in ALLOWED[own]:
+            return f"{own} may not import {top} (a layer above it, or beside it)"
+        if imported not in PUBLIC:
+            return f"imports {imported}, a private module of {top} (import from {top})"
+        return None
+    if top in sys.stdlib_module_names:
+        return None
+    if top not in THIRD_PARTY[own]:
+        return f"{own} may not use the library {top}"
+    return None
+
+
+def package_violations(path: Path) -> list[str]:
+    name = module_name(path)
+    source = path.read_text(encoding="utf-8")
+    found: list[str] = []
+    for imported in imported_modules(source, name, path.name == "__init__.py"):
+        problem = package_problem(name, imported)
+        if problem is not None:
+            found.append(f"{name}: {problem}")
+    return found
+
+
+PACKAGE_FILES = package_files()
+
+
+def test_layering_scans_every_package() -> None:
+    scanned = {module_name(path).partition(".")[0] for path in PACKAGE_FILES}
+    assert scanned == set(PACKAGES)
+    assert len(PACKAGE_FILES) > 40
+
+
+@pytest.mark.parametrize(
+    "path", PACKAGE_FILES, ids=[p.relative_to(ROOT).as_posix() for p in PACKAGE_FILES]
+)
+def test_layering_package_imports_follow_the_map(path: Path) -> None:
+    assert package_violations(path) == []
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_layering_public_modules_declare_their_api(name: str) -> None:
+    path = project_module_path(name)
+    assert path is not None and path.name == "__init__.py", name
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assigned = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert "__all__" in assigned, f"{name} has no __all__"
+
+
+# -- rule 3: sans-IO -------------------------------------------------------------------------------
+
+
 def classify(imported: str, sans_io: set[str]) -> str | None:
     """What is wrong with importing ``imported`` from a sans-IO module, or None."""
     top = imported.partition(".")[0]
@@ -114,7 +217,7 @@ FILES = sans_io_files()
 SANS_IO_MODULES = {module_name(path) for path in FILES}
 
 
-def test_layering_scans_the_engine_io_core() -> None:
+def test_layering_scans_the_sans_io_cores() -> None:
     scanned = {path.relative_to(ROOT).as_posix() for path in FILES}
     for expected in (
         "eio/protocol/packet.py",
@@ -122,6 +225,10 @@ def test_layering_scans_the_engine_io_core() -> None:
         "eio/protocol/session.py",
         "eio/protocol/request.py",
         "reactor/timers.py",
+        "sio/protocol/packet.py",
+        "sio/protocol/connection.py",
+        "cluster/frames.py",
+        "cluster/messages.py",
     ):
         assert expected in scanned
 
@@ -169,3 +276,36 @@ def test_layering_scanner_flags_io_and_shell_imports() -> None:
         "imports eio.server, which is not sans-IO",
         "dynamic import (importlib)",
     ]
+
+
+PACKAGE_CASES = [
+    # (importer, imported, problem or None)
+    ("sio.socket", "eio", None),
+    ("sio.socket", "reactor", None),
+    ("sio.socket", "sio.events", None),
+    ("cluster.frames", "sio.protocol", None),
+    ("cli.main", "cluster", None),
+    ("eio.net.http", "h11", None),
+    ("eio.server", "collections.abc", None),
+    ("sio.socket", "eio.protocol.request", "imports eio.protocol.request, a private module of eio"),
+    ("cluster.bus", "reactor.stream", "imports reactor.stream, a private module of reactor"),
+    ("eio.server", "sio", "eio may not import sio (a layer above it, or beside it)"),
+    ("reactor.loop", "eio", "reactor may not import eio (a layer above it, or beside it)"),
+    ("sio.server", "cluster", "sio may not import cluster (a layer above it, or beside it)"),
+    ("sio.socket", "h11", "sio may not use the library h11"),
+    ("reactor.loop", "wsproto", "reactor may not use the library wsproto"),
+    ("cluster.adapter", "importlib", "dynamic import (importlib)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("importer", "imported", "problem"),
+    PACKAGE_CASES,
+    ids=[f"{c[0]}->{c[1]}" for c in PACKAGE_CASES],
+)
+def test_layering_package_rule_judges(importer: str, imported: str, problem: str | None) -> None:
+    found = package_problem(importer, imported)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(problem)

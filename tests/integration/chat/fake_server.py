@@ -71,6 +71,8 @@ class FakeConnection:
         self._buffer = b""
         self._ws: WSConnection | None = None
         self.closed = threading.Event()
+        #: Conditions to notify when the connection closes (a parked poll waits on one).
+        self.watchers: list[threading.Condition] = []
 
     def read_request(self) -> HttpRequestHead | None:
         """The next request on this connection; None once the client closed it."""
@@ -112,6 +114,9 @@ class FakeConnection:
 
     def close(self) -> None:
         self.closed.set()
+        for watcher in self.watchers:
+            with watcher:
+                watcher.notify_all()
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
@@ -251,11 +256,10 @@ class FakeEngine:
     def _next(self, conn: FakeConnection) -> str | None:
         """The next packet for a poll: a parked GET waits (until the connection closes)."""
         with self._ready:
-            while not self._outbox:
-                if conn.closed.is_set():
-                    return None
-                self._ready.wait(0.05)
-            return self._outbox.pop(0)
+            if self._ready not in conn.watchers:
+                conn.watchers.append(self._ready)
+            self._ready.wait_for(lambda: self._outbox or conn.closed.is_set())
+            return self._outbox.pop(0) if self._outbox else None
 
     def _refuse_upgrade(self, conn: FakeConnection, request: HttpRequestHead) -> None:
         if self.probe == "refuse":

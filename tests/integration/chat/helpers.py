@@ -160,20 +160,8 @@ class ServerHandle:
         if not self.loop.thread.is_alive():
             return
         closed = threading.Event()
-        reactor = self.loop.reactor
-
-        def watch() -> None:
-            if self.io.closed:
-                closed.set()
-            else:
-                reactor.call_later(0.01, watch)
-
-        def close_and_watch() -> None:
-            self.io.close()
-            watch()
-
-        self.loop.call(close_and_watch)
-        closed.wait(WAIT)
+        self.loop.call(self.io.close, closed.set)
+        assert closed.wait(WAIT), "the server did not close within WAIT"
         self.loop.stop()
 
 
@@ -239,6 +227,18 @@ def install_features(io: sio.Server) -> None:
                     socket.emit("answer", str(error) if error else None, *answer)
 
                 socket.emit("question", *args, callback=answered, timeout=ms / 1000)
+
+            @socket.on("join")
+            def join(room: str) -> str:
+                socket.join(room)
+                return room
+
+            @socket.on("ask-room")
+            def ask_room(room: str, ms: int, *args: Any) -> None:
+                def answered(error: Exception | None, responses: list[Any]) -> None:
+                    socket.emit("answers", str(error) if error else None, responses)
+
+                nsp.to(room).timeout(ms / 1000).emit("question", *args, callback=answered)
 
             @socket.on("bye")
             def bye() -> None:

@@ -109,6 +109,43 @@ def test_ack_timeouts_both_ways(target: Target, client_factory: ClientFactory, l
     assert events.expect("answer") == ("operation has timed out",)
 
 
+def test_broadcast_with_acks_collects_every_clients_answer(
+    target: Target, client_factory: ClientFactory, loop: Loop
+) -> None:
+    room = f"room-{target.name}-{id(loop)}"
+    asker, asker_events = client_factory(target.url, events=("question", "answers"))
+    other, other_events = client_factory(target.url, events=("question",))
+    asker_events.expect("connect")
+    other_events.expect("connect")
+    assert _call(loop, asker, "join", room) == (room,)
+    assert _call(loop, other, "join", room) == (room,)
+
+    def answer_as(name: str) -> Any:
+        def question(*args: Any, ack: Any) -> None:
+            ack(name, "ignored: only the first argument counts")
+
+        return question
+
+    loop.call(asker.on, "question", answer_as("asker"))
+    loop.call(other.on, "question", answer_as("other"))
+    loop.call(asker.emit, "ask-room", room, 2000, "who is there?")
+    error, responses = asker_events.expect("answers")
+    assert error is None
+    assert sorted(responses) == ["asker", "other"]
+    assert other_events.expect("question") == ("who is there?",)
+
+    # One client keeps its ack: the error, with the answers that came in time.
+    def keeps_it(*args: Any, ack: Any) -> None:
+        pass
+
+    loop.call(other.off, "question")
+    loop.call(other.on, "question", keeps_it)
+    loop.call(asker.emit, "ask-room", room, int(SHORT * 1000), "again?")
+    error, responses = asker_events.expect("answers")
+    assert error == "operation has timed out"
+    assert responses == ["asker"]
+
+
 def test_second_namespace_shares_the_connection(
     target: Target, client_factory: ClientFactory, loop: Loop
 ) -> None:
