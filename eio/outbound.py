@@ -47,12 +47,13 @@ class Outbound:
         if not sessions:
             return
         reactor = sessions[0].server.reactor
+        # The active transport's own method: one call per recipient, not two.
         if len(sessions) <= EARLY_FLUSH_CHUNK or not reactor.quiet_tick:
             for session in sessions:
-                session.send_outbound(self)
+                session.active_transport.send_outbound(self)
             return
         for index, session in enumerate(sessions, 1):
-            session.send_outbound(self)
+            session.active_transport.send_outbound(self)
             if index % EARLY_FLUSH_CHUNK == 0:
                 reactor.flush_now()
 

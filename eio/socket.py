@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from reactor import Alarm
+from reactor import Alarmed
 
 from .protocol.request import TransportName
 from .protocol.session import (
@@ -37,11 +37,10 @@ log = logging.getLogger(__name__)
 _CLOSED = ReadyState.CLOSED
 
 
-class EngineSocket:
+class EngineSocket(Alarmed):
     """One Engine.IO session on the server: what handlers get, and its transports' glue."""
 
     __slots__ = (
-        "_alarm",
         "_dirty",
         "_finalized",
         "active_transport",
@@ -49,7 +48,6 @@ class EngineSocket:
         "data",
         "request",
         "send",
-        "send_outbound",
         "server",
         "session",
         "sid",
@@ -59,9 +57,6 @@ class EngineSocket:
     #: ``send(data)``: send a text message (dropped once the session is closing). The active
     #: transport's own method, bound here: the hot path of every emit and ack.
     send: Callable[[str], None]
-    #: ``send_outbound(outbound)``: send messages encoded once for many sessions (their
-    #: websocket frames shared too); see ``Outbound.send_to``, which sends to many at once.
-    send_outbound: Callable[[Outbound], None]
 
     def __init__(
         self,
@@ -89,7 +84,7 @@ class EngineSocket:
         self.candidate: UpgradeCandidate | None = None
         self._dirty = False
         self._finalized = False
-        self._alarm = Alarm(server.reactor, self._on_timer)
+        self.init_alarm()
         #: Free for the layer above (Socket.IO keeps its per-connection state here).
         self.data: object = None
         #: Set by the layer above to get this session's text messages directly, instead of
@@ -123,6 +118,11 @@ class EngineSocket:
     def send_binary(self, data: bytes) -> None:
         """Send a binary message (dropped once the session is closing)."""
         self.active_transport.send_binary(data)
+
+    def send_outbound(self, outbound: Outbound) -> None:
+        """Send messages encoded once for many sessions (their websocket frames shared too);
+        ``Outbound.send_to`` sends to many at once."""
+        self.active_transport.send_outbound(outbound)
 
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
         """Close the session; queued packets still go out first."""
@@ -217,7 +217,6 @@ class EngineSocket:
         #: What carries the session now.
         self.active_transport = transport
         self.send = transport.send_message
-        self.send_outbound = transport.send_outbound
 
     # -- flushing and time ----------------------------------------------------------------------
 
@@ -233,16 +232,16 @@ class EngineSocket:
             self.arm_timer()
 
     def arm_timer(self) -> None:
-        self._alarm.set(self.session.next_deadline())
+        self.set_alarm(self.server.reactor, self.session.next_deadline())
 
-    def _on_timer(self) -> None:
+    def on_alarm(self) -> None:
         for event in self.session.handle_timeout(self.server.reactor.time()):
             self.handle(event)
         self.mark_dirty()
 
     def _finalize(self) -> None:
         self._finalized = True
-        self._alarm.cancel()
+        self.cancel_alarm()
         self.active_transport.close()
         if self.candidate is not None:
             self.candidate.close()

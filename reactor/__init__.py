@@ -6,7 +6,7 @@ and imports only what this module exports. It knows nothing of HTTP or Engine.IO
 
 from __future__ import annotations
 
-from .alarm import Alarm
+from .alarm import Alarmed
 from .clock import Clock, MonotonicClock
 from .connector import Connector
 from .listener import Listener, open_listening_socket, tune_accepted
@@ -16,7 +16,7 @@ from .timers import TimerHandle, TimerHeap
 
 __all__ = [
     "DEFAULT_MAX_BUFFER",
-    "Alarm",
+    "Alarmed",
     "Clock",
     "Connector",
     "Flushable",

@@ -2,49 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .loop import Reactor
     from .timers import TimerHandle
 
-__all__ = ["Alarm"]
+__all__ = ["Alarmed"]
 
 
-class Alarm:
-    """Calls ``callback()`` at the earliest deadline it was set to.
+class Alarmed:
+    """A mixin for the shell of a sans-IO object: ``set_alarm(reactor, deadline)`` after anything
+    that may move its deadline, and ``on_alarm()`` runs at (or after) the earliest deadline set.
 
     Re-arming is lazy: a later deadline costs nothing (the timer fires first and the owner sets
     the alarm again then), so a session that moves its deadline on every packet keeps one timer.
+    A mixin rather than an object of its own: every connection has one or two, and two slots
+    cost less than an object holding a bound method.
     """
 
-    __slots__ = ("_callback", "_handle", "_reactor", "_when")
+    __slots__ = ("_alarm_handle", "_alarm_when")
 
-    def __init__(self, reactor: Reactor, callback: Callable[[], None]) -> None:
-        self._reactor = reactor
-        self._callback = callback
-        self._handle: TimerHandle | None = None
-        self._when = 0.0
+    _alarm_handle: TimerHandle | None
+    _alarm_when: float
 
-    def set(self, deadline: float | None) -> None:
+    def init_alarm(self) -> None:
+        """Call once, from ``__init__``."""
+        self._alarm_handle = None
+        self._alarm_when = 0.0
+
+    def set_alarm(self, reactor: Reactor, deadline: float | None) -> None:
         """Fire at ``deadline`` (or earlier, if set earlier before); None: never."""
-        handle = self._handle
+        handle = self._alarm_handle
         if deadline is None:
             if handle is not None:
                 handle.cancel()
-                self._handle = None
+                self._alarm_handle = None
             return
         if handle is not None:
-            if self._when <= deadline:
+            if self._alarm_when <= deadline:
                 return  # fires first; set again then
             handle.cancel()
-        self._handle = self._reactor.call_at(deadline, self._fire)
-        self._when = deadline
+        self._alarm_handle = reactor.call_at(deadline, self._alarm_fired)
+        self._alarm_when = deadline
 
-    def cancel(self) -> None:
-        self.set(None)
+    def cancel_alarm(self) -> None:
+        if self._alarm_handle is not None:
+            self._alarm_handle.cancel()
+            self._alarm_handle = None
 
-    def _fire(self) -> None:
-        self._handle = None
-        self._callback()
+    def _alarm_fired(self) -> None:
+        self._alarm_handle = None
+        self.on_alarm()
+
+    def on_alarm(self) -> None:
+        """The deadline passed: handle the timeouts, then ``set_alarm`` again."""
+        raise NotImplementedError

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from eio import DisconnectReason as EngineReason
 from eio import EngineSocket, generate_sid
-from reactor import Alarm
+from reactor import Alarmed
 
 from .errors import AckTimeoutError, ConnectRefusedError, PacketError
 from .events import call_safely
@@ -49,10 +49,10 @@ _EVENT = PacketType.EVENT
 log = logging.getLogger(__name__)
 
 
-class Connection:
+class Connection(Alarmed):
     """The Socket.IO side of one Engine.IO session."""
 
-    __slots__ = ("_alarm", "closed", "conn", "decoder", "server", "sockets", "state")
+    __slots__ = ("closed", "conn", "decoder", "server", "sockets", "state")
 
     def __init__(self, server: Server, conn: EngineSocket) -> None:
         self.server = server
@@ -63,8 +63,8 @@ class Connection:
         self.closed = False
         reactor = server.reactor
         self.state = ConnectionState(reactor.time(), server.connect_timeout)
-        self._alarm = Alarm(reactor, self._on_timer)
-        self._alarm.set(self.state.next_deadline())
+        self.init_alarm()
+        self.set_alarm(reactor, self.state.next_deadline())
 
     # -- from Engine.IO -------------------------------------------------------------------------
 
@@ -190,7 +190,7 @@ class Connection:
         deadline = None if timeout is None else self.server.reactor.time() + timeout
         self.state.expect_ack(namespace, ack_id, callback, deadline)
         if deadline is not None:
-            self._alarm.set(self.state.next_deadline())
+            self.set_alarm(self.server.reactor, self.state.next_deadline())
 
     def forget_ack(self, namespace: str, ack_id: int) -> None:
         self.state.drop_ack(namespace, ack_id)
@@ -202,7 +202,7 @@ class Connection:
         if pending is not None:
             call_safely(pending.callback, *pending.arguments(packet.data))
 
-    def _on_timer(self) -> None:
+    def on_alarm(self) -> None:
         for event in self.state.handle_timeout(self.server.reactor.time()):
             if isinstance(event, ConnectTimedOut):
                 if not self.sockets and not self.closed:
@@ -210,7 +210,7 @@ class Connection:
                     self.close(DisconnectReason.FORCED_SERVER_CLOSE)
             elif isinstance(event, AckTimedOut):
                 call_safely(event.pending.callback, AckTimeoutError())
-        self._alarm.set(self.state.next_deadline())
+        self.set_alarm(self.server.reactor, self.state.next_deadline())
 
     # -- to the client --------------------------------------------------------------------------
 
@@ -246,7 +246,8 @@ class Connection:
             return
         self.closed = True
         self.state.joined()  # no connect timeout for a closed connection
-        self._alarm.set(self.state.next_deadline())  # acks with a deadline still expire
+        # Acks with a deadline still expire.
+        self.set_alarm(self.server.reactor, self.state.next_deadline())
         self.decoder.reset()
         for socket in list(self.sockets.values()):
             self.leave(socket, reason)

@@ -66,8 +66,8 @@ class ConnectionState:
         #: never wait for an acknowledgement).
         self._acks: dict[tuple[str, int], PendingAck] | None = None
         #: Heap of (deadline, tie-breaker, key, pending); an entry whose key no longer maps to
-        #: its ``pending`` was answered and is skipped.
-        self._ack_deadlines: list[tuple[float, int, tuple[str, int], PendingAck]] = []
+        #: its ``pending`` was answered and is skipped. Made on first use, as ``_acks``.
+        self._ack_deadlines: list[tuple[float, int, tuple[str, int], PendingAck]] | None = None
 
     # -- namespaces -----------------------------------------------------------------------------
 
@@ -96,6 +96,8 @@ class ConnectionState:
         key = (namespace, ack_id)
         acks[key] = pending
         if deadline is not None:
+            if self._ack_deadlines is None:
+                self._ack_deadlines = []
             heapq.heappush(self._ack_deadlines, (deadline, next(_sequence), key, pending))
 
     def take_ack(self, namespace: str, ack_id: int) -> PendingAck | None:
@@ -117,7 +119,7 @@ class ConnectionState:
 
     def next_deadline(self) -> float | None:
         """The earliest time at which ``handle_timeout`` has something to do."""
-        heap = self._ack_deadlines
+        heap = self._ack_deadlines or []
         acks = self._acks
         while heap and (acks is None or acks.get(heap[0][2]) is not heap[0][3]):
             heapq.heappop(heap)  # answered: stale
@@ -132,7 +134,7 @@ class ConnectionState:
         if self._connect_deadline is not None and now >= self._connect_deadline:
             self._connect_deadline = None
             events.append(ConnectTimedOut())
-        heap = self._ack_deadlines
+        heap = self._ack_deadlines or []
         acks = self._acks
         while heap and heap[0][0] <= now:
             _, _, key, pending = heapq.heappop(heap)

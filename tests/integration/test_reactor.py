@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from reactor import Alarm, Reactor
+from reactor import Alarmed, Reactor
 
 WAIT = 5.0
 
@@ -200,7 +200,7 @@ def test_flush_may_dirty_another_object() -> None:
     reactor.close()
 
 
-# -- Alarm: one timer following a moving deadline, on a fake clock -----------------------------
+# -- Alarmed: one timer following a moving deadline, on a fake clock ---------------------------
 
 
 class FakeClock:
@@ -214,65 +214,73 @@ class FakeClock:
         return 1.7e9 + self.t
 
 
+class Owner(Alarmed):
+    """A shell that records when its alarm fires."""
+
+    __slots__ = ("clock", "fired")
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.init_alarm()
+        self.clock = clock
+        self.fired: list[float] = []
+
+    def on_alarm(self) -> None:
+        self.fired.append(self.clock.t)
+
+
 @pytest.fixture
-def clocked() -> Iterator[tuple[Reactor, FakeClock]]:
+def clocked() -> Iterator[tuple[Reactor, FakeClock, Owner]]:
     clock = FakeClock()
     reactor = Reactor(clock)
-    yield reactor, clock
+    yield reactor, clock, Owner(clock)
     reactor.close()
 
 
-def test_alarm_fires_at_its_deadline(clocked: tuple[Reactor, FakeClock]) -> None:
-    reactor, clock = clocked
-    fired: list[float] = []
-    alarm = Alarm(reactor, lambda: fired.append(clock.t))
-    alarm.set(1005.0)
+def test_alarm_fires_at_its_deadline(clocked: tuple[Reactor, FakeClock, Owner]) -> None:
+    reactor, clock, owner = clocked
+    owner.set_alarm(reactor, 1005.0)
     clock.t = 1004.9
     reactor.run_once(max_wait=0)
-    assert fired == []
+    assert owner.fired == []
     clock.t = 1005.0
     reactor.run_once(max_wait=0)
-    assert fired == [1005.0]
+    assert owner.fired == [1005.0]
     clock.t = 2000.0
     reactor.run_once(max_wait=0)
-    assert fired == [1005.0]  # once
+    assert owner.fired == [1005.0]  # once
 
 
-def test_alarm_set_later_keeps_the_earlier_timer(clocked: tuple[Reactor, FakeClock]) -> None:
-    reactor, clock = clocked
-    fired: list[float] = []
-    alarm = Alarm(reactor, lambda: fired.append(clock.t))
-    alarm.set(1001.0)
-    alarm.set(1009.0)  # lazy: no new timer, the earlier one fires and the owner sets again
+def test_alarm_set_later_keeps_the_earlier_timer(
+    clocked: tuple[Reactor, FakeClock, Owner],
+) -> None:
+    reactor, clock, owner = clocked
+    owner.set_alarm(reactor, 1001.0)
+    owner.set_alarm(reactor, 1009.0)  # lazy: the earlier timer fires, the owner sets it again
     assert len(reactor._timers) == 1
     clock.t = 1001.0
     reactor.run_once(max_wait=0)
-    assert fired == [1001.0]
+    assert owner.fired == [1001.0]
 
 
-def test_alarm_set_earlier_replaces_the_timer(clocked: tuple[Reactor, FakeClock]) -> None:
-    reactor, clock = clocked
-    fired: list[float] = []
-    alarm = Alarm(reactor, lambda: fired.append(clock.t))
-    alarm.set(1009.0)
-    alarm.set(1002.0)
+def test_alarm_set_earlier_replaces_the_timer(clocked: tuple[Reactor, FakeClock, Owner]) -> None:
+    reactor, clock, owner = clocked
+    owner.set_alarm(reactor, 1009.0)
+    owner.set_alarm(reactor, 1002.0)
     clock.t = 1002.0
     reactor.run_once(max_wait=0)
-    assert fired == [1002.0]
+    assert owner.fired == [1002.0]
     clock.t = 1009.0
     reactor.run_once(max_wait=0)
-    assert fired == [1002.0]  # the replaced timer was cancelled
+    assert owner.fired == [1002.0]  # the replaced timer was cancelled
 
 
-def test_alarm_none_and_cancel_stop_it(clocked: tuple[Reactor, FakeClock]) -> None:
-    reactor, clock = clocked
-    fired: list[float] = []
-    alarm = Alarm(reactor, lambda: fired.append(clock.t))
-    alarm.set(1001.0)
-    alarm.set(None)
-    alarm.set(1002.0)
-    alarm.cancel()
+def test_alarm_none_and_cancel_stop_it(clocked: tuple[Reactor, FakeClock, Owner]) -> None:
+    reactor, clock, owner = clocked
+    owner.set_alarm(reactor, 1001.0)
+    owner.set_alarm(reactor, None)
+    owner.set_alarm(reactor, 1002.0)
+    owner.cancel_alarm()
     clock.t = 1100.0
     reactor.run_once(max_wait=0)
-    assert fired == []
+    assert owner.fired == []
     assert reactor.wall_time() == 1.7e9 + 1100.0

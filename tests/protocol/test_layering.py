@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -145,12 +146,13 @@ def package_problem(importer: str, imported: str) -> str | None:
     return None
 
 
-def package_violations(path: Path) -> list[str]:
+def problems_of(path: Path, judge: Callable[[str, str], str | None]) -> list[str]:
+    """``judge(importer, imported)`` of every import of the module at ``path``."""
     name = module_name(path)
     source = path.read_text(encoding="utf-8")
     found: list[str] = []
     for imported in imported_modules(source, name, path.name == "__init__.py"):
-        problem = package_problem(name, imported)
+        problem = judge(name, imported)
         if problem is not None:
             found.append(f"{name}: {problem}")
     return found
@@ -169,7 +171,7 @@ def test_layering_scans_every_package() -> None:
     "path", PACKAGE_FILES, ids=[p.relative_to(ROOT).as_posix() for p in PACKAGE_FILES]
 )
 def test_layering_package_imports_follow_the_map(path: Path) -> None:
-    assert package_violations(path) == []
+    assert problems_of(path, package_problem) == []
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC))
@@ -202,17 +204,6 @@ def classify(imported: str, sans_io: set[str]) -> str | None:
     return None
 
 
-def violations(path: Path, sans_io: set[str]) -> list[str]:
-    name = module_name(path)
-    source = path.read_text(encoding="utf-8")
-    found: list[str] = []
-    for imported in imported_modules(source, name, path.name == "__init__.py"):
-        problem = classify(imported, sans_io)
-        if problem is not None:
-            found.append(f"{name}: {problem}")
-    return found
-
-
 FILES = sans_io_files()
 SANS_IO_MODULES = {module_name(path) for path in FILES}
 
@@ -235,7 +226,7 @@ def test_layering_scans_the_sans_io_cores() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.relative_to(ROOT).as_posix() for p in FILES])
 def test_layering_sans_io_module_imports_no_io(path: Path) -> None:
-    assert violations(path, SANS_IO_MODULES) == []
+    assert problems_of(path, lambda _importer, imported: classify(imported, SANS_IO_MODULES)) == []
 
 
 # -- the scanner itself catches what it should ----------------------------------------------------

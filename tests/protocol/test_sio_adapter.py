@@ -2,7 +2,8 @@
 
 The namespace and the sockets are minimal fakes: the adapter only reads ``nsp.name``,
 ``nsp.sockets``, ``socket.id``, ``socket.conn.writable`` and calls ``conn.send_outbound``
-(through ``Outbound.send_to``, which asks the reactor whether the tick is quiet).
+(through ``Outbound.send_to``, which asks the reactor whether the tick is quiet and calls the
+session's ``active_transport``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class FakeConn:
     def __init__(self, writable: bool) -> None:
         self.writable = writable
         self.sent: list[Outbound] = []
+        #: What ``Outbound.send_to`` writes through (the session's transport).
+        self.active_transport = self
 
     def send_outbound(self, outbound: Outbound) -> None:
         self.sent.append(outbound)
