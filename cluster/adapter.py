@@ -343,7 +343,9 @@ class ClusterAdapter(InMemoryAdapter):
             log.warning("bad %s message from server %s: %s", kind.name, message.uid, exc)
 
     def _on_broadcast(self, requester: str, data: dict[str, Any]) -> None:
-        packet: Packet | EncodedPacket = data["packet"]
+        packet = data.get("packet")
+        if not isinstance(packet, Packet | EncodedPacket):
+            raise ValueError("a broadcast without a packet")
         opts = decode_options(data.get("opts"))
         rid = data.get("requestId")
         if rid is None:
@@ -364,7 +366,10 @@ class ClusterAdapter(InMemoryAdapter):
                 requester, MessageType.BROADCAST_ACK, {"requestId": rid, "packet": response}
             )
 
-        InMemoryAdapter.broadcast_with_ack(self, packet, opts, count, acked)
+        ack_id = InMemoryAdapter.broadcast_with_ack(self, packet, opts, count, acked)
+        # The requester stops listening at its timeout: so do its clients' acks here.
+        timeout = opts.flags.timeout or REQUEST_TIMEOUT
+        self.nsp.server.reactor.call_later(timeout, self.forget_acks, ack_id)
 
     def _on_server_side_emit(self, requester: str, data: dict[str, Any]) -> None:
         args = data.get("packet")

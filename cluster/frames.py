@@ -82,8 +82,10 @@ class Frame(NamedTuple):
 
 def encode_frame(kind: int, source: int, target: int, payload: bytes = b"", nsp: str = "") -> bytes:
     name = nsp.encode("utf-8")
+    if len(name) > 0xFFFF:
+        raise FrameError(f"namespace of {len(name)} bytes is over the 65535 limit")
     size = _BODY_HEAD.size + len(name) + len(payload)
-    if size > MAX_FRAME or len(name) > 0xFFFF:
+    if size > MAX_FRAME:
         raise FrameError(f"frame of {size} bytes is over the {MAX_FRAME} limit")
     return _HEAD.pack(size, kind, source, target, len(name)) + name + payload
 
@@ -204,6 +206,8 @@ def _unpack(payload: bytes) -> tuple[Any, list[str | bytes]]:
             data = payload[offset : offset + size]
             if len(data) != size:
                 raise FrameError("truncated item")
+            if kind != _TEXT and kind != _BINARY:
+                raise FrameError(f"unknown item kind {kind}")
             offset += size
             items.append(data.decode("utf-8") if kind == _TEXT else bytes(data))
     except (struct.error, UnicodeDecodeError) as exc:

@@ -29,6 +29,9 @@ Client events (each acknowledged; ``W`` is the worker serving the client):
   ``hang:W`` for it
 - ``note`` (text) -> ``io.server_side_emit("note", W, text)`` (no ack): every other worker
   sends its own clients ``note`` (W, origin, text)
+- ``ask-all`` (seconds, room | null) -> ``io.timeout(seconds).emit("ask", W, callback)`` (or
+  ``io.to(room).timeout(seconds)``): every client's acknowledgement, on every worker, as
+  ``{"responses", "error", "seconds"}``
 """
 
 from __future__ import annotations
@@ -179,6 +182,23 @@ def make_app(
         def note(text: str) -> bool:
             io.server_side_emit("note", worker, text)
             return True
+
+        @socket.on("ask-all")
+        def ask_all(seconds: float, room: str | None, ack: Callable[..., None]) -> None:
+            started = time.monotonic()
+
+            def answered(error: BaseException | None, responses: list[Any]) -> None:
+                ack(
+                    {
+                        "responses": responses,
+                        "error": f"{type(error).__name__}: {error}" if error else None,
+                        "seconds": time.monotonic() - started,
+                    }
+                )
+
+            target = io.to(room) if room else io
+            target.timeout(seconds).emit("ask", worker, callback=answered)
+            log.info("ask sent by worker %d", worker)
 
     io.on("connection", on_connection)
     io.of(re.compile(r"/dyn-\w+")).on("connection", on_connection)
