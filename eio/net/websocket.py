@@ -177,11 +177,6 @@ class WebSocketConnection:
         elif self.stream is not None:
             self.stream.write(frame_binary(data))
 
-    def send_frames(self, frames: bytes) -> None:
-        """Write frames made by ``frame_text``/``frame_binary`` (never with deflate)."""
-        if self.stream is not None:
-            self.stream.write(frames)
-
     def _send_event(self, event: Message[Any]) -> None:
         ws = self._wsproto()
         if self.stream is None or ws.state is not ConnectionState.OPEN:

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class WebSocketTransport:
     """A session's websocket (the ``WebSocketListener`` of its connection)."""
 
-    __slots__ = ("owner", "session", "ws")
+    __slots__ = ("owner", "session", "stream", "ws")
 
     name = TransportName.WEBSOCKET
 
@@ -44,6 +44,9 @@ class WebSocketTransport:
         self.owner = owner
         self.session = owner.session
         self.ws = ws
+        #: Where frames shared by many sessions go straight (None with permessage-deflate,
+        #: which keeps state per connection: nothing to share).
+        self.stream = ws.stream if ws.plain else None
 
     # -- Transport ------------------------------------------------------------------------------
 
@@ -56,12 +59,11 @@ class WebSocketTransport:
         packet = self.session.message_packet(data)
         if packet is None:
             return
-        ws = self.ws
-        stream = ws.stream
-        if ws.plain and stream is not None:
+        stream = self.stream
+        if stream is not None:
             stream.write(frame_text(packet))  # the hot path: one frame, no wsproto
         else:
-            ws.send_text(packet)
+            self.ws.send_text(packet)
 
     def send_binary(self, data: bytes) -> None:
         if self.session.sending:
@@ -70,12 +72,12 @@ class WebSocketTransport:
     def send_outbound(self, outbound: Outbound) -> None:
         if not self.session.sending:
             return
-        ws = self.ws
-        if ws.deflate:  # compression keeps state per connection: nothing to share
+        stream = self.stream
+        if stream is not None:  # the hot path of a fan-out: the shared frames, as they are
+            stream.write(outbound.frames)
+        else:
             for packet in outbound.packets:
                 self._send(packet)
-        else:
-            ws.send_frames(outbound.frames)
 
     def flush(self) -> None:
         """Send what the session queued (pings, and what waited for the upgrade)."""
