@@ -288,17 +288,23 @@ NO_OPTS = {"rooms": [], "except": [], "flags": {}}
 # -- broadcast ------------------------------------------------------------------------------------
 
 
-def test_adapter_broadcast_is_encoded_once_and_published_as_the_local_outbound(
-    reactor: Reactor, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    encodings: list[Packet] = []
+@pytest.fixture
+def encodings(monkeypatch: pytest.MonkeyPatch) -> list[Packet]:
+    """Every packet sio encodes for a broadcast, in order."""
+    encoded: list[Packet] = []
     real_encode = sio.adapter.encode_messages
 
     def counting(packet: Packet) -> list[str | bytes]:
-        encodings.append(packet)
+        encoded.append(packet)
         return real_encode(packet)
 
     monkeypatch.setattr(sio.adapter, "encode_messages", counting)
+    return encoded
+
+
+def test_adapter_broadcast_is_encoded_once_and_published_as_the_local_outbound(
+    reactor: Reactor, encodings: list[Packet]
+) -> None:
     sender = ServerNode(reactor, "1", "2", "3")
     red = sender.connect("a", "red")
     also_red = sender.connect("b", "red")
@@ -365,17 +371,9 @@ def test_adapter_receiver_recipients_share_one_outbound(reactor: Reactor) -> Non
 
 
 def test_adapter_receiver_delivers_a_sio_packet_encoded_once(
-    reactor: Reactor, monkeypatch: pytest.MonkeyPatch
+    reactor: Reactor, encodings: list[Packet]
 ) -> None:
     """A transport may carry the packet itself (not encoded): it is encoded once, here."""
-    encodings: list[Packet] = []
-    real_encode = sio.adapter.encode_messages
-
-    def counting(packet: Packet) -> list[str | bytes]:
-        encodings.append(packet)
-        return real_encode(packet)
-
-    monkeypatch.setattr(sio.adapter, "encode_messages", counting)
     receiver = ServerNode(reactor, "2", "1")
     sockets = [receiver.connect(sid) for sid in "ab"]
     data = {"packet": event("m", 1), "opts": NO_OPTS}
