@@ -74,3 +74,4 @@ bench-codecs: $(VENV)/.installed
 	PYTHONPATH=. $(PY) benchmarks/codecs.py
 	PYTHONPATH=. $(PY) benchmarks/echo_path.py
 	PYTHONPATH=. $(PY) benchmarks/broadcast_path.py
+	PYTHONPATH=. $(PY) benchmarks/connect_path.py
