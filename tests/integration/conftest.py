@@ -25,6 +25,8 @@ from eio import (
 )
 from reactor import Reactor
 
+from .cluster_support import ClientLoop
+
 T = TypeVar("T")
 
 #: Seconds any wait in these tests may take before it fails.
@@ -171,3 +173,11 @@ def start_server() -> Iterator[StartServer]:
 def engine(start_server: StartServer) -> ServerThread:
     """A server with the quiet config and an echoing, recording handler."""
     return start_server()
+
+
+@pytest.fixture
+def loop() -> Iterator[ClientLoop]:
+    """A reactor thread for the cluster tests' clients (``cluster_support.ClientLoop``)."""
+    client_loop = ClientLoop()
+    yield client_loop
+    client_loop.close()

@@ -33,13 +33,6 @@ def cluster() -> Iterator[Cluster]:
     assert not cluster.errors(), "\n".join(cluster.errors())
 
 
-@pytest.fixture
-def loop() -> Iterator[ClientLoop]:
-    loop = ClientLoop()
-    yield loop
-    loop.close()
-
-
 def connect(cluster: Cluster, loop: ClientLoop, silent: set[str]) -> dict[str, Client]:
     """The four clients; each answers "ask" with its name and a binary blob, but ``silent``."""
     groups = source_addresses(WORKERS, 2)

@@ -30,13 +30,6 @@ def cluster() -> Iterator[Cluster]:
     assert not cluster.errors(), "\n".join(cluster.errors())
 
 
-@pytest.fixture
-def loop() -> Iterator[ClientLoop]:
-    loop = ClientLoop()
-    yield loop
-    loop.close()
-
-
 def by_sender(received: list[tuple[object, ...]]) -> dict[str, list[int]]:
     """Lines "m<i> from user<j>" -> {user<j>: [i, ...]} in arrival order."""
     senders: dict[str, list[int]] = {}

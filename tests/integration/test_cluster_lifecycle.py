@@ -6,7 +6,7 @@ import os
 import re
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,13 +26,6 @@ from .cluster_support import (
 )
 
 WORKERS = 3
-
-
-@pytest.fixture
-def loop() -> Iterator[ClientLoop]:
-    loop = ClientLoop()
-    yield loop
-    loop.close()
 
 
 class Chatter:

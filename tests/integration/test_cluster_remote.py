@@ -49,13 +49,6 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def loop() -> Iterator[ClientLoop]:
-    loop = ClientLoop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture
 def clients(cluster: Cluster, loop: ClientLoop) -> dict[str, Client]:
     groups = source_addresses(WORKERS, 2)
     made = {}
