@@ -64,6 +64,11 @@ def install_chat(io: sio.Server) -> None:
     @io.on("connection")
     def on_connection(socket: sio.Socket) -> None:
         log.info("connected, id: %s", socket.id)
+        if socket.recovered:  # its name, room and rooms came back with its session
+            user = socket.data.get("user")
+            if user:
+                socket.to(socket.data["room"]).emit("notice", f"{user} joined")
+            return
         user = _name(socket.handshake.auth.get("user"))
         socket.data["user"] = user
         socket.data["room"] = LOBBY

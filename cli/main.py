@@ -74,6 +74,16 @@ LOG_LEVEL = click.option(
     hidden=True,
     help="round-robin ignores stickiness: only to show why it is needed.",
 )
+@click.option(
+    "--recovery-window",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Connection state recovery: seconds a dropped client has to come back and get its "
+    "session and the messages it missed. Every event then carries an offset as an extra last "
+    "argument (JavaScript listeners ignore it; a python-socketio handler with a fixed number "
+    "of arguments fails on it). 0 turns recovery off: the tutorial's wire, exactly.",
+)
 @LOG_LEVEL
 def server(
     host: str,
@@ -83,6 +93,7 @@ def server(
     workers: int | None,
     trusted_proxy: bool,
     dispatch: str,
+    recovery_window: float,
     log_level: str,
 ) -> None:
     """The chat server: every "chat message" (user, message) goes to every other client as
@@ -94,10 +105,16 @@ def server(
     elif cors_origins:
         origins = list(cors_origins)
     count = workers or os.cpu_count() or 1
+    recovery = (
+        sio.RecoveryOptions(max_disconnection_duration=recovery_window)
+        if recovery_window > 0
+        else None
+    )
     if count == 1:
         io = sio.Server(
             path=path,
             cors_allowed_origins=origins,
+            connection_state_recovery=recovery,
             http_handler=plain_http_handler("sio-chat server"),
         )
         install_chat(io)
@@ -115,6 +132,7 @@ def server(
             path=path,
             cors_allowed_origins=origins,
             adapter=adapter,
+            connection_state_recovery=recovery,
             http_handler=plain_http_handler(f"worker: {worker_id}"),
         )
         install_chat(io)

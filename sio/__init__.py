@@ -21,6 +21,7 @@ from .protocol.binary import deconstruct, reconstruct
 from .protocol.decoder import decode_messages
 from .protocol.encoder import encode_messages
 from .protocol.packet import Packet, PacketType
+from .protocol.recovery import RecoveryOptions, Restored, Session
 from .reasons import DisconnectReason
 from .server import Server
 from .socket import Handshake, Socket
@@ -44,7 +45,10 @@ __all__ = [
     "PacketError",
     "PacketType",
     "ParentNamespace",
+    "RecoveryOptions",
+    "Restored",
     "Server",
+    "Session",
     "Socket",
     "SocketIOError",
     "connect",

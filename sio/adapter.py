@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from eio import Outbound
+from reactor import TimerHandle
 
 from .protocol.encoder import encode_messages
-from .protocol.packet import Packet
+from .protocol.packet import Packet, PacketType
+from .protocol.recovery import RecoveryStore, Restored, Session
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -27,7 +29,9 @@ __all__ = [
     "BroadcastOptions",
     "ClientCountCallback",
     "InMemoryAdapter",
+    "RestoreCallback",
     "outbound_of",
+    "recoverable",
 ]
 
 
@@ -52,6 +56,20 @@ NO_FLAGS = BroadcastFlags()
 
 #: ``callback(count)``: how many clients of one server got a broadcast that awaits acks.
 ClientCountCallback = Callable[[int], None]
+
+#: ``callback(restored)``: a session given back (None: the client starts afresh).
+RestoreCallback = Callable[[Restored | None], None]
+
+_EVENT = PacketType.EVENT
+
+#: Seconds between two prunings of an idle recovery store.
+PRUNE_INTERVAL = 10.0
+
+
+def recoverable(packet: Packet, opts: BroadcastOptions) -> bool:
+    """Does this packet get an offset? An EVENT without an ack id, not volatile (the
+    reference server's rule: an ack callback cannot be restored on another server)."""
+    return packet.type is _EVENT and packet.id is None and not opts.flags.volatile
 
 
 def outbound_of(packet: Packet) -> Outbound:
@@ -131,6 +149,15 @@ class Adapter:
         if callback is not None:
             callback(None, [])
 
+    # Connection state recovery (only called when the server has it on).
+
+    def persist_session(self, session: Session) -> None:
+        """A socket left for a recoverable reason: keep its session for the window."""
+
+    def restore_session(self, pid: str, offset: str, callback: RestoreCallback) -> None:
+        """Give session ``pid`` back (once), with what its client missed after ``offset``."""
+        callback(None)
+
     def close(self) -> None:
         """The namespace's server is shutting down."""
 
@@ -142,6 +169,12 @@ class InMemoryAdapter(Adapter):
         super().__init__(nsp)
         self.rooms: dict[str, dict[str, Socket]] = {}
         self.sids: dict[str, set[str]] = {}
+        options = nsp.server.recovery
+        #: The packet log and kept sessions (connection state recovery on).
+        self.store = RecoveryStore(options) if options is not None else None
+        self._prune_timer: TimerHandle | None = None
+        if self.store is not None:
+            self._prune_timer = nsp.server.reactor.call_later(PRUNE_INTERVAL, self._prune)
 
     # -- membership -----------------------------------------------------------------------------
 
@@ -178,7 +211,38 @@ class InMemoryAdapter(Adapter):
     # -- delivery -------------------------------------------------------------------------------
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
+        store = self.store
+        if store is not None and recoverable(packet, opts):
+            offset = store.next_offset()
+            outbound = outbound_of(packet._replace(data=[*packet.data, offset]))
+            now = self.nsp.server.reactor.time()
+            store.log(offset, opts.rooms, opts.except_rooms, outbound.messages, now)
+            self.deliver(None, opts, outbound)
+            return
         self.deliver(packet, opts, None)
+
+    # -- connection state recovery --------------------------------------------------------------
+
+    def persist_session(self, session: Session) -> None:
+        if self.store is not None:
+            self.store.persist(session, self.nsp.server.reactor.time())
+
+    def restore_session(self, pid: str, offset: str, callback: RestoreCallback) -> None:
+        if self.store is None:
+            callback(None)
+            return
+        callback(self.store.restore(pid, offset, self.nsp.server.reactor.time()))
+
+    def _prune(self) -> None:
+        assert self.store is not None
+        reactor = self.nsp.server.reactor
+        self.store.prune(reactor.time())
+        self._prune_timer = reactor.call_later(PRUNE_INTERVAL, self._prune)
+
+    def close(self) -> None:
+        if self._prune_timer is not None:
+            self._prune_timer.cancel()
+            self._prune_timer = None
 
     def deliver(
         self, packet: Packet | None, opts: BroadcastOptions, outbound: Outbound | None

@@ -4,13 +4,20 @@ and the one owner of the Socket.IO connection lifecycle.
 Connecting to a namespace, in order (``connect`` then ``_admit``):
 
 1. a CONNECT packet names a namespace (``Server.namespace_for`` also creates dynamic ones);
-2. a ``Socket`` is made and the namespace's middlewares run (``Namespace.run_middlewares``);
+   with connection state recovery on, a CONNECT whose auth holds ``pid`` and ``offset`` first
+   asks the adapter for that session back (``_restored``; in a cluster the answer comes later);
+2. a ``Socket`` is made (a restored one keeps its id, ``pid`` and ``data``) and the
+   namespace's middlewares run (``Namespace.run_middlewares``; a restored socket skips them
+   if the options say so);
 3. refused: CONNECT_ERROR. Admitted: the connect timeout ends, the socket is registered with
-   the connection, the namespace and its own room, the CONNECT reply goes out, and then the
-   namespace's ``connection`` handlers run (so anything they send follows the reply).
+   the connection, the namespace and its own room (a restored one: its rooms too, then the
+   packets it missed), the CONNECT reply goes out (``{sid}``, or ``{sid, pid}`` with recovery
+   on), and then the namespace's ``connection`` handlers run (so anything they send follows
+   the reply).
 
-Leaving a namespace (``leave``): ``disconnecting``, out of every room, unregistered, then
-``disconnect`` with the reason. When the Engine.IO session ends (``close``), every socket
+Leaving a namespace (``leave``): ``disconnecting``, the session kept if the reason is
+recoverable (recovery on), out of every room, unregistered, then ``disconnect`` with the
+reason. When the Engine.IO session ends (``close``), every socket
 leaves with the Socket.IO reason of the Engine.IO one (``reasons.FROM_ENGINE``).
 
 The time-dependent state (connect timeout, acknowledgement deadlines) is the sans-IO
@@ -34,12 +41,20 @@ from .protocol.connection import AckTimedOut, ConnectionState, ConnectTimedOut
 from .protocol.decoder import PacketDecoder
 from .protocol.encoder import encode_messages
 from .protocol.packet import Packet, PacketType, decode_text, encode_text
+from .protocol.recovery import (
+    RECOVERABLE_REASONS,
+    Restored,
+    Session,
+    generate_pid,
+    recovery_auth,
+)
 from .reasons import FROM_ENGINE, DisconnectReason
 from .socket import Handshake, Socket
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .namespace import Namespace
     from .server import Server
 
 __all__ = ["Connection"]
@@ -140,16 +155,51 @@ class Connection(Alarmed):
                 Packet(PacketType.CONNECT_ERROR, name, {"message": "Invalid namespace"})
             )
             return
+        if self.server.recovery is not None:
+            asked = recovery_auth(auth)
+            if asked is not None:
+                pid, offset = asked
+                nsp.adapter.restore_session(pid, offset, partial(self._restored, nsp, auth))
+                return
+        self._new_socket(nsp, auth, None)
+
+    def _restored(self, nsp: Namespace, auth: Any, restored: Restored | None) -> None:
+        """The adapter's answer to a CONNECT that asked for its session back."""
+        if restored is not None and (self.closed or restored.session.sid in nsp.sockets):
+            # Gone meanwhile (or the id is in use): keep the session for another try.
+            nsp.adapter.persist_session(restored.session)
+            restored = None
+        if not self.closed:
+            self._new_socket(nsp, auth, restored)
+
+    def _new_socket(self, nsp: Namespace, auth: Any, restored: Restored | None) -> None:
         conn = self.conn
         issued = int(self.server.reactor.wall_time() * 1000)
         handshake = Handshake(conn.request, auth, conn.remote_address, issued)
-        socket = Socket(nsp, self, generate_sid(), handshake)
-        nsp.run_middlewares(socket, partial(self._admit, socket))
+        recovery = self.server.recovery
+        if restored is None:
+            socket = Socket(nsp, self, generate_sid(), handshake)
+            if recovery is not None:
+                socket.pid = generate_pid()
+        else:
+            session = restored.session
+            socket = Socket(nsp, self, session.sid, handshake)
+            socket.pid = session.pid
+            socket.data = session.data
+            socket.recovered = True
+            if recovery is not None and recovery.skip_middlewares:
+                self._admit(socket, restored, None)
+                return
+        nsp.run_middlewares(socket, partial(self._admit, socket, restored))
 
-    def _admit(self, socket: Socket, error: BaseException | None) -> None:
+    def _admit(
+        self, socket: Socket, restored: Restored | None, error: BaseException | None
+    ) -> None:
         """The middlewares are done: refuse, or join (see the module docstring)."""
         nsp = socket.nsp
         if self.closed or nsp.name in self.sockets:
+            if restored is not None:
+                nsp.adapter.persist_session(restored.session)
             return  # the client left while the middlewares ran, or connected twice
         if error is not None:
             if isinstance(error, ConnectRefusedError):
@@ -162,9 +212,27 @@ class Connection(Alarmed):
         self.sockets[nsp.name] = socket
         nsp.sockets[socket.id] = socket
         socket.connected = True
-        nsp.adapter.add_all(socket.id, (socket.id,))
-        self.send_packet(Packet(PacketType.CONNECT, nsp.name, {"sid": socket.id}))
+        if restored is None:
+            nsp.adapter.add_all(socket.id, (socket.id,))
+        else:
+            # Its rooms first, then what it missed, then the reply: from here on, anything sent
+            # to its rooms reaches it live, and nothing was sent between the two.
+            nsp.adapter.add_all(socket.id, (socket.id, *restored.session.rooms))
+            self._replay(restored.missed)
+        reply: dict[str, Any] = {"sid": socket.id}
+        if socket.pid is not None:
+            reply["pid"] = socket.pid
+        self.send_packet(Packet(PacketType.CONNECT, nsp.name, reply))
         nsp.run_connection_handlers(socket)
+
+    def _replay(self, missed: list[list[str | bytes]]) -> None:
+        conn = self.conn
+        for messages in missed:
+            for message in messages:
+                if isinstance(message, str):
+                    conn.send(message)
+                else:
+                    conn.send_binary(message)
 
     def leave(self, socket: Socket, reason: DisconnectReason) -> None:
         """``socket`` leaves its namespace (see the module docstring)."""
@@ -172,6 +240,9 @@ class Connection(Alarmed):
             return
         socket.emit_reserved("disconnecting", reason)
         nsp = socket.nsp
+        if socket.pid is not None and reason in RECOVERABLE_REASONS:
+            session = Session(socket.id, socket.pid, sorted(socket.rooms), socket.data)
+            nsp.adapter.persist_session(session)
         nsp.adapter.remove_all(socket.id)
         if nsp.sockets.get(socket.id) is socket:
             del nsp.sockets[socket.id]

@@ -36,6 +36,7 @@ from .broadcast import BroadcastOperator
 from .connection import Connection
 from .namespace import Middleware, Namespace, ParentNamespace
 from .protocol.packet import MAX_ATTACHMENTS
+from .protocol.recovery import RecoveryOptions
 from .socket import Socket
 
 __all__ = ["Server"]
@@ -67,6 +68,10 @@ class Server:
         adapter: builds each namespace's adapter (in-memory).
         http_handler: serves the application's plain HTTP routes (404 otherwise).
         max_write_buffer: bytes a slow client may leave unread before it is dropped (4 MiB).
+        connection_state_recovery: off (None, the default, as in the reference server), or a
+            ``RecoveryOptions`` (``True``: its defaults, a 2 min window): a client that lost its
+            connection gets its socket back (same id, rooms and ``data``) with the events it
+            missed. Every recoverable event then carries its offset as a last argument.
     """
 
     def __init__(
@@ -90,8 +95,15 @@ class Server:
         adapter: AdapterFactory = InMemoryAdapter,
         http_handler: HttpHandler | None = None,
         max_write_buffer: int = DEFAULT_MAX_BUFFER,
+        connection_state_recovery: RecoveryOptions | bool | None = None,
     ) -> None:
         self.reactor = reactor or Reactor()
+        #: Connection state recovery's options; None when it is off.
+        self.recovery: RecoveryOptions | None = None
+        if isinstance(connection_state_recovery, RecoveryOptions):
+            self.recovery = connection_state_recovery
+        elif connection_state_recovery:
+            self.recovery = RecoveryOptions()
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
         self.adapter_factory = adapter

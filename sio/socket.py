@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from eio import EngineSocket, HttpRequest, parse_query
 
+from .adapter import BroadcastOptions
 from .broadcast import BroadcastOperator, BroadcastShortcuts, rooms_of
 from .events import Ack, EventHandlers, Listening, TimedEmitter, call_handlers
 from .protocol.binary import has_binary
@@ -92,6 +93,8 @@ class Socket(Listening, BroadcastShortcuts):
         "handshake",
         "id",
         "nsp",
+        "pid",
+        "recovered",
     )
 
     def __init__(self, nsp: Namespace, client: Connection, sid: str, handshake: Handshake) -> None:
@@ -104,6 +107,10 @@ class Socket(Listening, BroadcastShortcuts):
         #: Free for the application (``socket.data`` in Node).
         self.data: dict[str, Any] = {}
         self.connected = False
+        #: The private session id (connection state recovery on): a bearer secret.
+        self.pid: str | None = None
+        #: Whether this socket is a restored session (connection state recovery).
+        self.recovered = False
         self._events = EventHandlers()
         self._middlewares: list[Callable[[list[Any], Callable[..., None]], None]] = []
 
@@ -142,6 +149,12 @@ class Socket(Listening, BroadcastShortcuts):
         if callback is not None:
             ack_id = self.nsp.next_ack_id()
             self.client.expect_ack(self.nsp.name, ack_id, callback, timeout)
+        elif self.pid is not None:
+            # Recovery on: through the adapter to this socket's own room, as the reference
+            # server does, so that the event gets an offset and is kept for a reconnect.
+            packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
+            self.nsp.adapter.broadcast(packet, BroadcastOptions(frozenset((self.id,))))
+            return
         self.packet(Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id))
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:

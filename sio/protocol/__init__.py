@@ -11,17 +11,29 @@ from .binary import deconstruct, has_binary, reconstruct
 from .decoder import PacketDecoder, decode_messages
 from .encoder import encode_messages
 from .packet import Packet, PacketType, decode_text, encode_text
+from .recovery import (
+    RecoveryOptions,
+    RecoveryStore,
+    Restored,
+    Session,
+    packet_matches,
+)
 
 __all__ = [
     "Packet",
     "PacketDecoder",
     "PacketError",
     "PacketType",
+    "RecoveryOptions",
+    "RecoveryStore",
+    "Restored",
+    "Session",
     "decode_messages",
     "decode_text",
     "deconstruct",
     "encode_messages",
     "encode_text",
     "has_binary",
+    "packet_matches",
     "reconstruct",
 ]

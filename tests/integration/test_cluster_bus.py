@@ -388,7 +388,7 @@ class AdapterOnBus:
 
     def __init__(self, worker: Worker) -> None:
         self.nsp = SimpleNamespace(
-            name="/", sockets={}, server=SimpleNamespace(reactor=worker.reactor)
+            name="/", sockets={}, server=SimpleNamespace(reactor=worker.reactor, recovery=None)
         )
         self.adapter = ClusterAdapter(cast(Namespace, self.nsp), worker.bus)
         self.results: list[tuple[list[Any], BaseException | None]] = []

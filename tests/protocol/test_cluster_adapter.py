@@ -64,6 +64,8 @@ class ManualClock:
 
 
 class FakeServer:
+    recovery = None
+
     def __init__(self, reactor: Reactor) -> None:
         self.reactor = reactor
 

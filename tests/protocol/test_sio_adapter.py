@@ -26,6 +26,7 @@ class FakeReactor:
 
 class FakeServer:
     reactor = FakeReactor()
+    recovery = None
 
 
 class FakeConn:
@@ -63,6 +64,7 @@ class FakeNamespace:
     def __init__(self, name: str) -> None:
         self.name = name
         self.sockets: dict[str, FakeSocket] = {}
+        self.server = FakeServer()
 
 
 class World:
