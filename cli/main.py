@@ -139,7 +139,12 @@ def server(
         return io
 
     config = ClusterConfig(
-        host=host, port=port, workers=count, dispatch=dispatch, trusted_proxy=trusted_proxy
+        host=host,
+        port=port,
+        workers=count,
+        dispatch=dispatch,
+        trusted_proxy=trusted_proxy,
+        recovery=recovery,
     )
     supervisor = Supervisor(
         config,

@@ -7,6 +7,11 @@ delivers it without encoding it again. Room operations, disconnects, ``fetch_soc
 server-side emits and broadcasts with acknowledgements travel as the other message types
 (``cluster/messages.py``). ``local`` operations stay here.
 
+With connection state recovery on, the transport must also be a ``RecoveryTransport``: the
+log of recoverable broadcasts and the sessions live with it, not in this process (see
+``cluster/recovery.py``), so that they outlive it. A recoverable broadcast is delivered here
+once the transport has logged it; sessions are reported as they join, change rooms and leave.
+
 A request that waits for the other servers (``fetch_sockets``, a server-side emit with an
 acknowledgement) waits for those up when it was sent; it ends with what it has, and an error,
 when one of them leaves or at its timeout. Never a hang.
@@ -28,11 +33,20 @@ from sio import (
     InMemoryAdapter,
     Packet,
     PacketError,
+    RestoreCallback,
+    Session,
     decode_messages,
     outbound_of,
+    recoverable,
 )
 
-from .messages import ClusterMessage, ClusterTransport, EncodedPacket, MessageType
+from .messages import (
+    ClusterMessage,
+    ClusterTransport,
+    EncodedPacket,
+    MessageType,
+    RecoveryTransport,
+)
 
 if TYPE_CHECKING:
     from reactor import TimerHandle
@@ -150,12 +164,24 @@ class RemoteSocket:
 class ClusterAdapter(InMemoryAdapter):
     """One namespace's adapter in a cluster (a ``MessageSink`` of its transport)."""
 
+    keeps_recovery_state = False  # the transport keeps it (see the module docstring)
+
     def __init__(self, nsp: Namespace, transport: ClusterTransport) -> None:
         super().__init__(nsp)
         self.transport = transport
         self.uid = transport.uid
         self._requests: dict[str, _Request] = {}
         self._ack_requests: dict[str, tuple[ClientCountCallback, Callable[[Any], None]]] = {}
+        #: Where the recovery state lives (recovery on), instead of this process's store.
+        self.recovery: RecoveryTransport | None = None
+        #: Sockets whose session the transport knows (recovery on).
+        self._reported: set[str] = set()
+        #: Sockets whose rooms changed in this tick (reported at its end, by ``flush``).
+        self._changed: set[str] = set()
+        self._offset_prefix = secrets.token_hex(4)
+        self._offsets = 0
+        if nsp.server.recovery is not None:
+            self.recovery = transport  # type: ignore[assignment]
         transport.register(nsp.name, self)
 
     # -- sending --------------------------------------------------------------------------------
@@ -175,6 +201,9 @@ class ClusterAdapter(InMemoryAdapter):
         return 1 + len(self.transport.nodes)
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
+        if self.recovery is not None and recoverable(packet, opts):
+            self._broadcast_logged(packet, opts, self.recovery)
+            return
         if not self._remote(opts):
             self.deliver(packet, opts, None)
             return
@@ -182,6 +211,101 @@ class ClusterAdapter(InMemoryAdapter):
         encoded = EncodedPacket(outbound.messages)
         self._publish(MessageType.BROADCAST, {"packet": encoded, "opts": encode_options(opts)})
         self.deliver(None, opts, outbound)
+
+    def _broadcast_logged(
+        self, packet: Packet, opts: BroadcastOptions, recovery: RecoveryTransport
+    ) -> None:
+        """A recoverable broadcast: an offset, the log, the others; delivered here once logged
+        (so that every server delivers in the log's order)."""
+        self._offsets += 1
+        offset = f"{self._offset_prefix}.{self._offsets:x}"
+        outbound = outbound_of(packet._replace(data=[*packet.data, offset]))
+        data = {
+            "packet": EncodedPacket(outbound.messages),
+            "opts": encode_options(opts),
+            "offset": offset,
+        }
+        message = ClusterMessage(self.uid, self.nsp.name, MessageType.BROADCAST, data)
+        rooms = opts.rooms
+        # To one socket of this server (``socket.emit``): the log only.
+        mine = len(rooms) == 1 and not opts.except_rooms and next(iter(rooms)) in self.nsp.sockets
+        everywhere = not opts.flags.local and not mine
+
+        def logged() -> None:
+            self.deliver(None, opts, outbound)
+
+        recovery.publish_logged(message, everywhere, logged)
+
+    # -- sessions (recovery on) -----------------------------------------------------------------
+
+    # A session is reported at the end of the tick in which its rooms changed, with its data
+    # as the handlers left it (an app often sets ``data`` right after a join), once per tick.
+
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        super().add_all(sid, rooms)
+        if self.recovery is not None:
+            self._session_changed(sid)
+
+    def remove(self, sid: str, room: str) -> None:
+        super().remove(sid, room)
+        if self.recovery is not None:
+            self._session_changed(sid)
+
+    def remove_all(self, sid: str) -> None:
+        super().remove_all(sid)
+        if self.recovery is not None:
+            self._changed.discard(sid)
+            if sid in self._reported:
+                self._reported.discard(sid)
+                self.recovery.update_session(self.nsp.name, {"op": "end", "sid": sid})
+
+    def _session_changed(self, sid: str) -> None:
+        if not self._changed:
+            self.nsp.server.reactor.mark_dirty(self)
+        self._changed.add(sid)
+
+    def flush(self) -> None:
+        """End of the tick: report the sessions that changed (see above)."""
+        recovery = self.recovery
+        changed, self._changed = self._changed, set()
+        if recovery is None:
+            return
+        sockets = self.nsp.sockets
+        for sid in changed:
+            socket = sockets.get(sid)
+            if socket is None or socket.pid is None:
+                continue
+            update: dict[str, Any] = {
+                "op": "rooms",
+                "sid": sid,
+                "rooms": sorted(self.sids.get(sid, ())),
+                "data": socket.data,
+            }
+            if sid not in self._reported:
+                self._reported.add(sid)
+                update["op"] = "open"
+                update["pid"] = socket.pid
+            recovery.update_session(self.nsp.name, update)
+
+    def persist_session(self, session: Session) -> None:
+        if self.recovery is not None:
+            self._reported.discard(session.sid)
+            self._changed.discard(session.sid)
+            update = {
+                "op": "end",
+                "sid": session.sid,
+                "pid": session.pid,
+                "rooms": session.rooms,
+                "data": session.data,
+                "keep": True,
+            }
+            self.recovery.update_session(self.nsp.name, update)
+
+    def restore_session(self, pid: str, offset: str, callback: RestoreCallback) -> None:
+        if self.recovery is None:
+            callback(None)
+            return
+        self.recovery.restore_session(self.nsp.name, pid, offset, callback)
 
     def broadcast_with_ack(
         self,
@@ -247,6 +371,7 @@ class ClusterAdapter(InMemoryAdapter):
         self._publish(MessageType.SERVER_SIDE_EMIT, {"requestId": rid, "packet": args})
 
     def close(self) -> None:
+        super().close()
         self._publish(MessageType.ADAPTER_CLOSE)
 
     # -- requests -------------------------------------------------------------------------------

@@ -8,11 +8,15 @@ once from SIGCHLD: no heartbeats are needed on this transport.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
+from collections import deque
 from collections.abc import Callable
+from typing import Any
 
-from reactor import Reactor, Stream
+from reactor import Reactor, Stream, TimerHandle
+from sio.protocol import Restored, Session
 
 from .frames import (
     ALL,
@@ -21,18 +25,24 @@ from .frames import (
     Frame,
     FrameDecoder,
     FrameError,
+    Recovery,
     decode_json,
     decode_message,
+    decode_payload,
+    encode_frame,
+    encode_json,
     encode_message,
 )
-from .messages import ClusterMessage, MessageSink, response_without_namespace
+from .messages import ClusterMessage, MessageSink, RestoreCallback, response_without_namespace
 
-__all__ = ["BUS_MAX_BUFFER", "WorkerBus"]
+__all__ = ["BUS_MAX_BUFFER", "RESTORE_TIMEOUT", "WorkerBus"]
 
 log = logging.getLogger(__name__)
 
 #: Bytes the bus may have unsent before the link is considered broken.
 BUS_MAX_BUFFER = 256 * 1024 * 1024
+#: Seconds a worker waits for the master's answer to a restore (then: a fresh session).
+RESTORE_TIMEOUT = 5.0
 
 
 class WorkerBus:
@@ -54,6 +64,10 @@ class WorkerBus:
         self._sinks: dict[str, MessageSink] = {}
         self._on_eof = on_eof
         self._decoder = FrameDecoder()
+        #: Deliveries waiting for the master to confirm their broadcast is logged, in order.
+        self._awaiting_log: deque[Callable[[], None]] = deque()
+        self._restores: dict[int, tuple[RestoreCallback, TimerHandle]] = {}
+        self._restore_ids = itertools.count(1)
         self.stream = Stream(reactor, sock, self, max_buffer=BUS_MAX_BUFFER)
         self.stream.start()
 
@@ -78,6 +92,34 @@ class WorkerBus:
             return
         self.stream.write(encode_message(message, self.worker_id, target))
 
+    # -- RecoveryTransport ----------------------------------------------------------------------
+
+    def publish_logged(
+        self, message: ClusterMessage, everywhere: bool, on_logged: Callable[[], None]
+    ) -> None:
+        target = ALL if everywhere and self.peers else MASTER
+        self.stream.write(encode_message(message, self.worker_id, target))
+        self._awaiting_log.append(on_logged)
+
+    def update_session(self, nsp: str, update: dict[str, Any]) -> None:
+        payload = encode_json(update)
+        self.stream.write(encode_frame(Recovery.SESSION, self.worker_id, MASTER, payload, nsp))
+
+    def restore_session(self, nsp: str, pid: str, offset: str, callback: RestoreCallback) -> None:
+        rid = next(self._restore_ids)
+        timer = self.reactor.call_later(RESTORE_TIMEOUT, self._restore_answered, rid, None)
+        self._restores[rid] = (callback, timer)
+        payload = encode_json({"requestId": rid, "pid": pid, "offset": offset})
+        self.stream.write(encode_frame(Recovery.RESTORE, self.worker_id, MASTER, payload, nsp))
+
+    def _restore_answered(self, rid: Any, restored: Restored | None) -> None:
+        entry = self._restores.pop(rid, None) if isinstance(rid, int) else None
+        if entry is None:
+            return  # late (timed out) or stray
+        callback, timer = entry
+        timer.cancel()
+        callback(restored)
+
     # -- StreamProtocol -------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
@@ -99,6 +141,9 @@ class WorkerBus:
         pass
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        self._awaiting_log.clear()
+        for rid in list(self._restores):
+            self._restore_answered(rid, None)
         for peer in list(self.peers):
             self._peer_down(peer, "is unreachable: the master went away")
         self._on_eof()
@@ -119,6 +164,13 @@ class WorkerBus:
             self.publish_response(message.uid, answer)
 
     def _from_master(self, kind: int, payload: bytes) -> None:
+        if kind == Control.LOGGED:
+            if self._awaiting_log:
+                self._awaiting_log.popleft()()
+            return
+        if kind == Recovery.RESTORED:
+            self._on_restored(payload)
+            return
         body = decode_json(payload)
         if kind == Control.HELLO:
             self._set_peers({int(w) for w in body.get("workers", []) if int(w) != self.worker_id})
@@ -126,6 +178,28 @@ class WorkerBus:
             self._set_peers(self.peers | {int(body["worker"])})
         elif kind == Control.WORKER_DOWN:
             self._peer_down(int(body["worker"]), "died")
+
+    def _on_restored(self, payload: bytes) -> None:
+        head, items = decode_payload(payload)
+        if not isinstance(head, dict):
+            raise FrameError("restore answer is not an object")
+        rid = head.get("requestId")
+        described = head.get("session")
+        restored = None
+        if isinstance(described, dict):
+            session = Session(
+                str(described.get("sid")),
+                str(described.get("pid")),
+                [str(room) for room in described.get("rooms") or ()],
+                described.get("data"),
+            )
+            missed: list[list[str | bytes]] = []
+            offset = 0
+            for count in head.get("counts") or ():
+                missed.append(items[offset : offset + int(count)])
+                offset += int(count)
+            restored = Restored(session, missed)
+        self._restore_answered(rid, restored)
 
     def _set_peers(self, peers: set[int]) -> None:
         self.peers = peers

@@ -35,11 +35,14 @@ __all__ = [
     "Frame",
     "FrameDecoder",
     "FrameError",
+    "Recovery",
     "decode_json",
     "decode_message",
+    "decode_payload",
     "encode_frame",
     "encode_json",
     "encode_message",
+    "encode_payload",
 ]
 
 #: Target meaning "every worker but the sender".
@@ -70,6 +73,24 @@ class Control(IntEnum):
     #: Master -> all: a worker came, or went.
     WORKER_UP = 21
     WORKER_DOWN = 22
+    #: Master -> a worker: your oldest logged broadcast not yet confirmed is in the log now
+    #: (connection state recovery; no payload).
+    LOGGED = 23
+
+
+class Recovery(IntEnum):
+    """Frames between a worker and the master's recovery store (connection state recovery),
+    target ``MASTER``, namespace in the header. Payloads are ``encode_payload``'s."""
+
+    #: Worker -> master: a socket's session changed. Head ``{op, sid, ...}``: ``open`` (pid,
+    #: rooms, data), ``rooms`` (rooms, data: the whole set), ``end`` (pid, rooms, data, keep:
+    #: whether it may be restored).
+    SESSION = 30
+    #: Worker -> master: ``{requestId, pid, offset}``: give this session back.
+    RESTORE = 31
+    #: Master -> worker: ``{requestId, session: {sid, pid, rooms, data} | null, counts}``; the
+    #: items are the missed packets' messages, ``counts[i]`` of them for packet i.
+    RESTORED = 32
 
 
 class Frame(NamedTuple):
@@ -149,7 +170,7 @@ def encode_message(message: ClusterMessage, source: int, target: int) -> bytes:
         head = {key: value for key, value in data.items() if key != "packet"}
     else:
         head, items = deconstruct(data)  # type: ignore[assignment]
-    return encode_frame(message.type, source, target, _pack(head, items), message.nsp)
+    return encode_frame(message.type, source, target, encode_payload(head, items), message.nsp)
 
 
 def decode_message(frame: Frame) -> ClusterMessage:
@@ -162,7 +183,7 @@ def decode_message(frame: Frame) -> ClusterMessage:
         kind = MessageType(frame.kind)
     except ValueError:
         raise FrameError(f"unknown message type {frame.kind}") from None
-    head, items = _unpack(frame.payload)
+    head, items = decode_payload(frame.payload)
     if kind is MessageType.BROADCAST:
         if not isinstance(head, dict):
             raise FrameError("broadcast head is not an object")
@@ -177,7 +198,8 @@ def decode_message(frame: Frame) -> ClusterMessage:
     return ClusterMessage(str(frame.source), frame.nsp, kind, data)
 
 
-def _pack(head: Any, items: list[str | bytes]) -> bytes:
+def encode_payload(head: Any, items: list[str | bytes]) -> bytes:
+    """A JSON head and text or binary items (see the module docstring)."""
     head_bytes = encode_json(head)
     parts = [_U32.pack(len(head_bytes)), head_bytes, _U32.pack(len(items))]
     for item in items:
@@ -191,7 +213,7 @@ def _pack(head: Any, items: list[str | bytes]) -> bytes:
     return b"".join(parts)
 
 
-def _unpack(payload: bytes) -> tuple[Any, list[str | bytes]]:
+def decode_payload(payload: bytes) -> tuple[Any, list[str | bytes]]:
     """Raises FrameError on truncation or bad UTF-8."""
     try:
         (head_len,) = _U32.unpack_from(payload, 0)

@@ -27,9 +27,12 @@ over any of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Protocol
+
+from sio.protocol import Restored
 
 __all__ = [
     "REQUEST_TYPES",
@@ -39,6 +42,8 @@ __all__ = [
     "EncodedPacket",
     "MessageSink",
     "MessageType",
+    "RecoveryTransport",
+    "RestoreCallback",
     "response_without_namespace",
 ]
 
@@ -123,6 +128,30 @@ class ClusterTransport(Protocol):
 
     def publish_response(self, requester_uid: str, message: ClusterMessage) -> None:
         """Send ``message`` (an answer) to server ``requester_uid`` only."""
+        ...
+
+
+#: ``callback(restored)``: the session given back, or None (the client starts afresh).
+RestoreCallback = Callable[[Restored | None], None]
+
+
+class RecoveryTransport(Protocol):
+    """A transport that also keeps the cluster's recovery state (the packet log and the
+    sessions) where a dead server's clients can find it again (connection state recovery)."""
+
+    def publish_logged(
+        self, message: ClusterMessage, everywhere: bool, on_logged: Callable[[], None]
+    ) -> None:
+        """Log a BROADCAST (its data holds ``offset``) and, if ``everywhere``, send it to every
+        other server; ``on_logged()`` once it is in the log (calls come in publishing order)."""
+        ...
+
+    def update_session(self, nsp: str, update: dict[str, Any]) -> None:
+        """A session changed (see ``cluster/frames.py:Recovery.SESSION``)."""
+        ...
+
+    def restore_session(self, nsp: str, pid: str, offset: str, callback: RestoreCallback) -> None:
+        """Session ``pid`` of ``nsp`` back (once), with what it missed after ``offset``."""
         ...
 
 

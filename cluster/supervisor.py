@@ -3,6 +3,10 @@ of its client's slot, relays the bus between workers, restarts the dead, and sto
 
     client ──TCP──> master ──SCM_RIGHTS (slot = crc32(client IP) % N)──> worker k
                     master <──bus frames──> worker 1..N (relayed, never decoded)
+
+With connection state recovery on, the master also keeps the cluster's recovery store
+(``cluster/recovery.py``): it logs each recoverable broadcast as it relays it (reading its
+head), confirms it to its sender, tracks sessions, and answers restores.
 """
 
 from __future__ import annotations
@@ -19,10 +23,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reactor import Listener, Reactor, Stream, TimerHandle, open_listening_socket
+from sio.protocol import RecoveryOptions
 
 from .bus import BUS_MAX_BUFFER
 from .fdpass import MAX_QUEUED, FdSender
-from .frames import ALL, MASTER, Control, Frame, FrameDecoder, FrameError, encode_frame, encode_json
+from .frames import (
+    ALL,
+    MASTER,
+    Control,
+    Frame,
+    FrameDecoder,
+    FrameError,
+    Recovery,
+    decode_json,
+    decode_payload,
+    encode_frame,
+    encode_json,
+    encode_payload,
+)
+from .messages import MessageType
+from .recovery import ClusterRecoveryStore
 from .sticky import MAX_PEEK, forwarded_client, head_complete, slot_for
 from .worker import AppFactory, run_worker
 
@@ -56,6 +76,9 @@ class ClusterConfig:
     shutdown_timeout: float = 5.0
     #: Connections kept for a worker that is busy or restarting; beyond that they are closed.
     max_queued: int = MAX_QUEUED
+    #: Connection state recovery (the workers' servers must have the same): the master keeps
+    #: the packet log and the sessions, so that they survive a worker. None: off.
+    recovery: RecoveryOptions | None = None
 
 
 class _Slot:
@@ -68,6 +91,7 @@ class _Slot:
         self.started_at = 0.0
         self.failures = 0
         self.restart_timer: TimerHandle | None = None
+        self.logged = encode_frame(Control.LOGGED, MASTER, self.id)
 
 
 class _HubLink:
@@ -94,6 +118,20 @@ class _HubLink:
 
     def connection_lost(self, exc: BaseException | None) -> None:
         pass  # the worker's death is learned from SIGCHLD
+
+    def drain(self, sock: socket.socket) -> None:
+        """Read what the dead worker wrote before it died (its last broadcasts and session
+        changes): the socket keeps it after the process is gone."""
+        while True:
+            try:
+                data = sock.recv(1 << 16)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if not data:
+                return
+            self.data_received(data)
 
 
 class _Peeker:
@@ -178,6 +216,11 @@ def _peer_gone(conn: socket.socket) -> bool:
     return False
 
 
+#: Frames the recovery store reads (when recovery is on).
+_RECOVERY_KINDS = frozenset((MessageType.BROADCAST, Recovery.SESSION, Recovery.RESTORE))
+#: Seconds between two prunings of the recovery store.
+PRUNE_INTERVAL = 10.0
+
 #: Linux TCP states after the peer's FIN or RST: CLOSE, CLOSE_WAIT, LAST_ACK.
 _TCP_PEER_CLOSED = frozenset((7, 8, 9))
 
@@ -204,6 +247,8 @@ class Supervisor:
         self._peekers: set[_Peeker] = set()
         self._stopping = False
         self._kill_timer: TimerHandle | None = None
+        self.recovery = ClusterRecoveryStore(config.recovery) if config.recovery else None
+        self._prune_timer: TimerHandle | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -217,6 +262,8 @@ class Supervisor:
         self._listener = Listener(reactor, sock, self._on_accept)
         for slot in self.slots:
             self._spawn(slot)
+        if self.recovery is not None:
+            self._prune_timer = reactor.call_later(PRUNE_INTERVAL, self._prune)
         address = self._listener.address
         log.info(
             "master %d listening on %s:%d with %d workers", os.getpid(), *address, len(self.slots)
@@ -265,6 +312,8 @@ class Supervisor:
         if self._stopping and all(slot.pid is None for slot in self.slots):
             if self._kill_timer is not None:
                 self._kill_timer.cancel()
+            if self._prune_timer is not None:
+                self._prune_timer.cancel()
             self.reactor.stop()
 
     # -- workers --------------------------------------------------------------------------------
@@ -335,8 +384,15 @@ class Supervisor:
     def _worker_died(self, slot: _Slot, status: int) -> None:
         slot.pid = None
         if slot.link is not None:
+            hub = slot.link.protocol
+            if isinstance(hub, _HubLink):
+                hub.drain(slot.link.sock)
             slot.link.abort()
             slot.link = None
+        if self.recovery is not None:
+            kept = self.recovery.worker_died(slot.id, self.reactor.time())
+            if kept:
+                log.info("kept the %d sessions of worker %d for recovery", kept, slot.id)
         slot.sender.detach()
         self._tell_others(slot, Control.WORKER_DOWN)
         if os.WIFSIGNALED(status):
@@ -382,11 +438,79 @@ class Supervisor:
         if frame.source != source.id:
             log.error("worker %d sent a frame as worker %d; dropped", source.id, frame.source)
             return
+        if self.recovery is not None and frame.kind in _RECOVERY_KINDS:
+            try:
+                if self._recovery_frame(source, frame, raw):
+                    return  # answered here; else relayed as usual, below
+            except FrameError as exc:
+                log.error("bad frame %d from worker %d: %s", frame.kind, source.id, exc)
+                return
         if frame.target == ALL:
-            for other in self.slots:
-                if other is not source and other.link is not None:
-                    other.link.write(raw)
+            self._relay_to_others(source, frame, raw)
         elif 1 <= frame.target <= len(self.slots):
             target = self.slots[frame.target - 1]
             if target.link is not None:
                 target.link.write(raw)
+
+    def _relay_to_others(self, source: _Slot, frame: Frame, raw: bytes) -> None:
+        for other in self.slots:
+            if other is not source and other.link is not None:
+                other.link.write(raw)
+
+    # -- the recovery store ---------------------------------------------------------------------
+
+    def _recovery_frame(self, source: _Slot, frame: Frame, raw: bytes) -> bool:
+        """A frame for the recovery store; True if it ends here (not to be relayed)."""
+        recovery = self.recovery
+        assert recovery is not None
+        now = self.reactor.time()
+        kind = frame.kind
+        if kind == MessageType.BROADCAST:
+            head, items = decode_payload(frame.payload)
+            if not isinstance(head, dict) or "offset" not in head:
+                return False
+            recovery.log(frame.nsp, head, items, now)
+            # Relayed before it is confirmed: the sender's own clients get it after the others.
+            if frame.target == ALL:
+                self._relay_to_others(source, frame, raw)
+            if source.link is not None:
+                source.link.write(source.logged)
+            return True
+        if kind == Recovery.SESSION:
+            update = decode_json(frame.payload)
+            if isinstance(update, dict):
+                recovery.on_session(source.id, frame.nsp, update, now)
+            return True
+        if kind == Recovery.RESTORE:
+            request = decode_json(frame.payload)
+            if not isinstance(request, dict):
+                return True
+            pid, offset = request.get("pid"), request.get("offset")
+            restored = None
+            if isinstance(pid, str) and isinstance(offset, str):
+                restored = recovery.restore(frame.nsp, pid, offset, now)
+            answer: dict[str, object] = {"requestId": request.get("requestId"), "session": None}
+            missed: list[str | bytes] = []
+            if restored is not None:
+                session = restored.session
+                answer["session"] = {
+                    "sid": session.sid,
+                    "pid": session.pid,
+                    "rooms": session.rooms,
+                    "data": session.data,
+                }
+                answer["counts"] = [len(messages) for messages in restored.missed]
+                for messages in restored.missed:
+                    missed.extend(messages)
+            payload = encode_payload(answer, missed)
+            if source.link is not None:
+                source.link.write(
+                    encode_frame(Recovery.RESTORED, MASTER, source.id, payload, frame.nsp)
+                )
+            return True
+        return False
+
+    def _prune(self) -> None:
+        if self.recovery is not None:
+            self.recovery.prune(self.reactor.time())
+        self._prune_timer = self.reactor.call_later(PRUNE_INTERVAL, self._prune)

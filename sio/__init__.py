@@ -11,7 +11,9 @@ from .adapter import (
     BroadcastOptions,
     ClientCountCallback,
     InMemoryAdapter,
+    RestoreCallback,
     outbound_of,
+    recoverable,
 )
 from .broadcast import BroadcastOperator
 from .client import ClientSocket, ConnectError, Manager, connect
@@ -46,6 +48,7 @@ __all__ = [
     "PacketType",
     "ParentNamespace",
     "RecoveryOptions",
+    "RestoreCallback",
     "Restored",
     "Server",
     "Session",
@@ -57,4 +60,5 @@ __all__ = [
     "encode_messages",
     "outbound_of",
     "reconstruct",
+    "recoverable",
 ]

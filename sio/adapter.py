@@ -165,13 +165,19 @@ class Adapter:
 class InMemoryAdapter(Adapter):
     """Rooms of one process: room name -> {sid: socket}, and sid -> room names."""
 
+    #: Keep the recovery state (log, sessions) in this process; a subclass whose peers keep
+    #: it elsewhere says no.
+    keeps_recovery_state = True
+
     def __init__(self, nsp: Namespace) -> None:
         super().__init__(nsp)
         self.rooms: dict[str, dict[str, Socket]] = {}
         self.sids: dict[str, set[str]] = {}
         options = nsp.server.recovery
         #: The packet log and kept sessions (connection state recovery on).
-        self.store = RecoveryStore(options) if options is not None else None
+        self.store = (
+            RecoveryStore(options) if options is not None and self.keeps_recovery_state else None
+        )
         self._prune_timer: TimerHandle | None = None
         if self.store is not None:
             self._prune_timer = nsp.server.reactor.call_later(PRUNE_INTERVAL, self._prune)

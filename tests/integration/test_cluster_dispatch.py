@@ -111,7 +111,8 @@ def test_ip_dispatch_keeps_a_polling_session(start: StartCluster) -> None:
         post, poll = polling_handshake_then_connect(cluster, ip)
         assert post == (200, b"ok")
         assert poll[0] == 200
-        assert re.fullmatch(rb'40\{"sid":"[^"]+"\}', poll[1]), poll[1]
+        # (the chat server has connection state recovery on: a private session id too)
+        assert re.fullmatch(rb'40\{"sid":"[^"]+","pid":"[^"]+"\}', poll[1]), poll[1]
 
 
 # -- trusted proxy --------------------------------------------------------------------------------

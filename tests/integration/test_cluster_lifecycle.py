@@ -58,7 +58,7 @@ class Chatter:
 def received_from(client: Client) -> dict[str, list[int]]:
     """Chat lines "<name>:<n> from <name>" -> {name: [n, ...]} in arrival order."""
     found: dict[str, list[int]] = {}
-    for (line,) in client.inbox.of("chat message"):
+    for line, *_offset in client.inbox.of("chat message"):
         match = re.fullmatch(r"(\S+):(\d+) from \S+", str(line))
         assert match, line
         found.setdefault(match.group(1), []).append(int(match.group(2)))

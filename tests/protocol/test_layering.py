@@ -53,6 +53,7 @@ SANS_IO_GLOBS = [
     "sio/protocol/**/*.py",
     "sio/errors.py",
     "cluster/sticky.py",
+    "cluster/recovery.py",
     "cluster/frames.py",
     "cluster/messages.py",
 ]
