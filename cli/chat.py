@@ -116,7 +116,9 @@ def install_chat(io: sio.Server) -> None:
         log.info("disconnected, id: %s", socket.id)
         log.debug("disconnect reason for %s: %s", socket.id, reason)
         if socket.data.get("user"):
-            io.to(socket.data["room"]).emit("notice", f"{socket.data['user']} left")
+            # Not to itself: if it comes back, its session must not replay its own departure.
+            notice = f"{socket.data['user']} left"
+            io.to(socket.data["room"]).except_(socket.id).emit("notice", notice)
 
 
 def plain_http_handler(line: str) -> Any:

@@ -3,6 +3,14 @@
 Works on a terminal (incoming lines are printed above the line being typed, which is then
 redrawn) and with a pipe or a file as stdin (scripted use: it sends every line, then leaves once
 everything is sent). Connection state goes to stderr; messages to stdout.
+
+Dropped connections: the client reconnects by itself. Lines typed while offline are sent once it
+is back. With a server that offers connection state recovery (``sio-chat server`` does by
+default; its CONNECT reply carries a ``pid``), each line is also sent with an acknowledgement, one
+at a time, and tried again (``retries``, ``ack_timeout``) until the server has it, so a line in
+flight when the connection dropped is sent again; and a reconnection that got the session back
+shows the messages missed meanwhile, then ``[reconnected: N missed messages]``. Any other server
+(the tutorial's, which acknowledges nothing) gets each line once, without an acknowledgement.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import IO, Any
 
 from reactor import Reactor
@@ -21,12 +30,21 @@ __all__ = ["ChatClient"]
 
 HELP = (
     "commands: /who  /join ROOM  /leave  /ping  /quit  /help "
-    "(anything else is sent as a chat message)"
+    "(anything else is sent as a chat message; typed while offline, it is sent on reconnection)"
 )
 #: Seconds to wait, after stdin ended, for a connection that would carry the lines typed.
 EOF_CONNECT_WAIT = 30.0
 #: Seconds the client gives its last packets to leave before it exits.
 EXIT_GRACE = 2.0
+#: With a server that offers connection state recovery: how often a line is tried again before
+#: it is given up ("gave up sending"), and the seconds each try waits for its acknowledgement.
+#: A dropped connection fails the try in flight at once (it is sent again on reconnection); the
+#: timeout only catches a connection that died silently (the ping timeout notices that too,
+#: later) or a slow server.
+RETRIES = 3
+ACK_TIMEOUT = 10.0
+#: Seconds leaving waits for the lines not acknowledged yet.
+SEND_WAIT = 30.0
 #: Seconds between the last messages and the goodbye. The official server runs an event's
 #: handlers a tick after reading it, and drops the event if the socket left meanwhile: a
 #: DISCONNECT read together with the last messages would lose them.
@@ -80,6 +98,8 @@ class ChatClient:
         path: str = "/socket.io/",
         reconnection_attempts: float = math.inf,
         reconnection_delay: float = 1.0,
+        retries: int = RETRIES,
+        ack_timeout: float = ACK_TIMEOUT,
         stdin: IO[str] | None = None,
         out: IO[str] | None = None,
         err: IO[str] | None = None,
@@ -100,26 +120,61 @@ class ChatClient:
             reconnection_delay=reconnection_delay,
             reconnection_delay_max=max(5.0, reconnection_delay),
         )
-        self.socket: ClientSocket = self.manager.socket("/", {"user": user})
+        # Retries start off: they are turned on at each connection to a server with connection
+        # state recovery (``_on_connect``). Every ack (commands) gets ``ack_timeout``.
+        self.socket: ClientSocket = self.manager.socket(
+            "/", {"user": user}, ack_timeout=ack_timeout
+        )
+        self.retries = retries
         self.exit_code = 0
         self._leaving = False
+        self._left = False
         self._stdin_done = False
+        #: Lines sent with an acknowledgement and not acknowledged (nor given up) yet.
+        self._unacked = 0
+        #: Between the transport's opening and the CONNECT reply: the events received then are
+        #: the ones a restored session missed.
+        self._replaying = False
+        self._missed = 0
         self._wire()
 
     # -- events ---------------------------------------------------------------------------------
 
     def _wire(self) -> None:
         socket, manager, console = self.socket, self.manager, self.console
-        socket.on("chat message", lambda text, *_: console.message(str(text)))
+        # (``*_``: with connection state recovery, an event's last argument is its offset.)
+        socket.on("chat message", self._on_chat_message)
         socket.on("notice", lambda text, *_: console.message(f"* {text}"))
         socket.on("connect", self._on_connect)
         socket.on("disconnect", lambda reason: console.status(f"disconnected: {reason}"))
         socket.on("connect_error", self._on_connect_error)
+        manager.on("open", self._on_open)
         manager.on("reconnect_attempt", lambda n: console.status(f"reconnecting (attempt {n})"))
         manager.on("reconnect_failed", self._gave_up)
 
+    def _on_chat_message(self, text: Any, *_: Any) -> None:
+        if self._replaying:
+            self._missed += 1
+        self.console.message(str(text))
+
+    def _on_open(self) -> None:
+        self._replaying = True
+        self._missed = 0
+
     def _on_connect(self) -> None:
-        self.console.status(f"connected to {self.url} as {self.user} ({self.manager.transport})")
+        socket = self.socket
+        self._replaying = False
+        # Retries need a server that acknowledges every event: one with connection state
+        # recovery (ours acknowledges every event; the tutorial's server, none).
+        socket.retries = self.retries if socket.pid else 0
+        if socket.recovered:
+            missed = self._missed
+            plural = "" if missed == 1 else "s"
+            self.console.status(f"reconnected: {missed} missed message{plural}")
+        else:
+            self.console.status(
+                f"connected to {self.url} as {self.user} ({self.manager.transport})"
+            )
         if self._stdin_done:
             self.reactor.call_soon(self._leave)
 
@@ -139,28 +194,52 @@ class ChatClient:
             return
         if line.startswith("/"):
             self._command(line)
+        elif self.socket.retries:
+            self._unacked += 1
+            self.socket.emit("chat message", self.user, line, callback=partial(self._sent, line))
         else:
             self.socket.emit("chat message", self.user, line)
+
+    def _sent(self, line: str, error: BaseException | None, *_: Any) -> None:
+        """A line's acknowledgement, or the error it was given up with."""
+        self._unacked -= 1
+        if error is not None:
+            self.console.status(f"gave up sending ({error}): {line}")
+        if self._leaving and not self._unacked:
+            self._disconnect()
 
     def _command(self, line: str) -> None:
         name, _, arg = line[1:].partition(" ")
         arg = arg.strip()
         status = self.console.status
+
+        def answered(show: Callable[..., None]) -> Callable[..., None]:
+            # (every ack has a timeout: the error, or None, comes first)
+            def callback(error: BaseException | None, *args: Any) -> None:
+                if error is not None:
+                    status(f"/{name}: no answer ({error})")
+                else:
+                    show(*args)
+
+            return callback
+
         if name in ("quit", "exit"):
             self._leave()
         elif name == "who":
-            self.socket.emit("who", callback=lambda names=(): status("online: " + ", ".join(names)))
+            self.socket.emit(
+                "who", callback=answered(lambda names=(), *_: status("online: " + ", ".join(names)))
+            )
         elif name == "join":
-            self.socket.emit("join", arg, callback=lambda text="": status(str(text)))
+            self.socket.emit("join", arg, callback=answered(lambda text="", *_: status(str(text))))
         elif name == "leave":
-            self.socket.emit("leave", callback=lambda text="": status(str(text)))
+            self.socket.emit("leave", callback=answered(lambda text="", *_: status(str(text))))
         elif name == "ping":
             sent = self.reactor.time()
 
             def pong(*_: Any) -> None:
                 status(f"pong in {(self.reactor.time() - sent) * 1000:.1f} ms")
 
-            self.socket.emit("echo", sent, callback=pong)
+            self.socket.emit("echo", sent, callback=answered(pong))
         elif name == "help":
             status(HELP)
         else:
@@ -198,15 +277,30 @@ class ChatClient:
     # -- leaving --------------------------------------------------------------------------------
 
     def _leave(self) -> None:
+        """Leave once what was typed is sent: the lines awaiting their acknowledgement first
+        (at most ``SEND_WAIT`` seconds). Offline, leave at once."""
         if self._leaving:
             return
         self._leaving = True
-        if self.socket.connected:
-            self.reactor.call_later(LEAVE_GRACE, self._disconnect)
-        else:
+        if not self.socket.connected:
             self._disconnect()
+        elif self._unacked:
+            self.console.status(f"sending {self._unacked} more line(s) before leaving")
+            self.reactor.call_later(SEND_WAIT, self._disconnect)
+        else:
+            self.reactor.call_later(LEAVE_GRACE, self._disconnect)
+
+    def _interrupted(self) -> None:
+        """Ctrl-C (or SIGTERM): leave; a second one leaves without waiting."""
+        if self._leaving:
+            self._disconnect()
+        else:
+            self._leave()
 
     def _disconnect(self) -> None:
+        if self._left:
+            return
+        self._left = True
         self.socket.disconnect()  # closes the connection once queued packets are out
         self._stop_soon()
 
@@ -220,8 +314,8 @@ class ChatClient:
         """Connect, chat until /quit, end of input or a signal; returns the exit code."""
         import signal
 
-        self.reactor.add_signal_handler(signal.SIGINT, self._leave)
-        self.reactor.add_signal_handler(signal.SIGTERM, self._leave)
+        self.reactor.add_signal_handler(signal.SIGINT, self._interrupted)
+        self.reactor.add_signal_handler(signal.SIGTERM, self._interrupted)
         self.console.status(f"connecting to {self.url}")
         self.socket.connect()
         reader = threading.Thread(target=self._read_stdin, name="stdin", daemon=True)

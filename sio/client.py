@@ -13,6 +13,23 @@ with exponential backoff) and a ``ClientSocket`` per namespace, as in the offici
 
 Emits made while disconnected are buffered (at most ``max_buffered`` of them) and sent once the
 socket is connected again, unless they are volatile.
+
+Socket options, as the official client's (``ackTimeout``, ``retries``):
+
+- ``ack_timeout``: every emit with a callback gets this timeout, and the callback is called
+  ``callback(None, *args)`` or ``callback(AckTimeoutError())``, as with ``socket.timeout()``;
+- ``retries``: every emit (volatile ones aside) goes to a queue and is sent with an
+  acknowledgement, one at a time: the server must acknowledge each (ours does when the handler
+  returns; an official server's handler must call its ``ack``). A failed try (its ack timed out,
+  or, with a timeout, the connection dropped under it) is tried again, up to ``retries`` times;
+  then the emit is dropped, the callback getting the error (``callback(error)``; on success
+  ``callback(None, *args)``). The emit in flight is sent again when the socket reconnects.
+
+Connection state recovery: with a server that has it on, the CONNECT reply carries a ``pid`` and
+every event an offset as its last argument (listeners get it too, as with the official client).
+On reconnection the socket sends them back (``{pid, offset, **auth}``); the server replays what
+was missed before its CONNECT reply, and those events reach the listeners before ``connect``.
+``socket.recovered`` tells whether the session came back (same ``id``, rooms and data).
 """
 
 from __future__ import annotations
@@ -22,6 +39,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -136,13 +154,22 @@ class Manager(Listening, ClientListener):
 
     # -- public API -----------------------------------------------------------------------------
 
-    def socket(self, namespace: str = "/", auth: dict[str, Any] | None = None) -> ClientSocket:
-        """The socket of ``namespace`` on this connection (created once)."""
+    def socket(
+        self,
+        namespace: str = "/",
+        auth: dict[str, Any] | None = None,
+        *,
+        ack_timeout: float | None = None,
+        retries: int = 0,
+    ) -> ClientSocket:
+        """The socket of ``namespace`` on this connection (created once: later calls return it
+        as it is). ``ack_timeout`` and ``retries``: see ``ClientSocket``."""
         if not namespace.startswith("/"):
             namespace = "/" + namespace
         socket = self.sockets.get(namespace)
         if socket is None:
-            socket = self.sockets[namespace] = ClientSocket(self, namespace, auth)
+            socket = ClientSocket(self, namespace, auth, ack_timeout=ack_timeout, retries=retries)
+            self.sockets[namespace] = socket
         return socket
 
     @property
@@ -302,22 +329,68 @@ class Manager(Listening, ClientListener):
             self._reconnect_timer = None
 
 
+class _Queued:
+    """An emit in the ``retries`` queue (the official client's ``QueuedPacket``)."""
+
+    __slots__ = ("args", "callback", "event", "pending", "timeout", "tries")
+
+    def __init__(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        callback: Callable[..., Any] | None,
+        timeout: float | None,
+    ) -> None:
+        self.event = event
+        self.args = args
+        self.callback = callback
+        self.timeout = timeout
+        self.tries = 0
+        #: Sent, its acknowledgement awaited.
+        self.pending = False
+
+
 class ClientSocket(Listening):
     """A namespace on a ``Manager``'s connection.
 
     Local events: ``connect``, ``disconnect`` (reason), ``connect_error`` (ConnectError).
     Reasons: "io server disconnect", "io client disconnect", "ping timeout", "transport close",
     "transport error", "parse error".
+
+    Options (the official client's ``ackTimeout`` and ``retries``): ``ack_timeout``, the
+    timeout of every emit with a callback (which then gets an error or None first); ``retries``,
+    how often a queued emit is tried again before it is dropped (0: no queue). Both are read at
+    each emit and may be changed.
+
+    ``pid`` is the private session id of the last connection (connection state recovery on
+    the server, else None); ``recovered`` tells whether the last connection restored the
+    previous session.
     """
 
-    def __init__(self, manager: Manager, namespace: str, auth: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        manager: Manager,
+        namespace: str,
+        auth: dict[str, Any] | None,
+        *,
+        ack_timeout: float | None = None,
+        retries: int = 0,
+    ) -> None:
         self.manager = manager
         self.namespace = namespace
         self.auth = auth
+        self.ack_timeout = ack_timeout
+        self.retries = retries
         self.id: str | None = None
         self.connected = False
         #: Wants to be connected (``connect()`` called, not ``disconnect()``).
         self.active = False
+        #: The private session id the server gave (connection state recovery), else None.
+        self.pid: str | None = None
+        #: Whether the last CONNECT restored the session of the connection before.
+        self.recovered = False
+        #: The offset of the last event received (sent back with the pid on reconnection).
+        self._last_offset: str | None = None
         self._events = EventHandlers()
         self._acks: dict[int, Callable[..., None]] = {}
         #: ack id -> fails the ack of an emit with a timeout (it then gets the error first).
@@ -325,6 +398,8 @@ class ClientSocket(Listening):
         self._next_ack = 0
         self._send_buffer: deque[Packet] = deque()
         self._receive_buffer: list[Packet] = []
+        #: The ``retries`` queue: its head is the one emit in flight.
+        self._queue: deque[_Queued] = deque()
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.namespace} id={self.id} connected={self.connected}>"
@@ -343,17 +418,26 @@ class ClientSocket(Listening):
         return self
 
     def disconnect(self) -> None:
-        """Leave the namespace ("io client disconnect"); the connection closes with the last."""
+        """Leave the namespace ("io client disconnect"); the connection closes with the last.
+        What was buffered or queued is forgotten."""
         if self.connected:
             self.manager._send_packet(Packet(PacketType.DISCONNECT, self.namespace))
         self.active = False
         self._send_buffer.clear()
+        self._queue.clear()
         if self.connected:
             self._closed("io client disconnect")
         self.manager._socket_done(self)
 
     def _send_connect(self) -> None:
-        self.manager._send_packet(Packet(PacketType.CONNECT, self.namespace, self.auth))
+        auth: Any = self.auth
+        if self.pid:
+            # Ask for the session back (the auth's own keys win, as Object.assign does).
+            recovery: dict[str, Any] = {"pid": self.pid}
+            if self._last_offset is not None:
+                recovery["offset"] = self._last_offset
+            auth = {**recovery, **(self.auth or {})}
+        self.manager._send_packet(Packet(PacketType.CONNECT, self.namespace, auth))
 
     # -- emitting -------------------------------------------------------------------------------
 
@@ -365,15 +449,32 @@ class ClientSocket(Listening):
         timeout: float | None = None,
     ) -> None:
         """Send an event (buffered while disconnected). ``callback`` gets the server's ack
-        arguments; with ``timeout`` it is ``callback(None, *args)`` or
-        ``callback(AckTimeoutError())``."""
+        arguments; with ``timeout`` (or ``ack_timeout``) it is ``callback(None, *args)`` or
+        ``callback(AckTimeoutError())``. With ``retries``, the emit is queued (see the module
+        docstring) and the callback is ``callback(None, *args)`` or ``callback(error)``."""
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name')
+        if self.retries:
+            self._queue.append(_Queued(event, args, callback, timeout))
+            self._drain_queue()
+            return
+        self._emit(event, args, callback, timeout, error_first=False)
+
+    def _emit(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        callback: Callable[..., Any] | None,
+        timeout: float | None,
+        error_first: bool,
+    ) -> None:
         ack_id = None
         if callback is not None:
             ack_id = self._next_ack
             self._next_ack += 1
-            self._register_ack(ack_id, callback, timeout)
+            if timeout is None:
+                timeout = self.ack_timeout
+            self._register_ack(ack_id, callback, timeout, error_first)
         packet = Packet(PacketType.EVENT, self.namespace, [event, *args], ack_id)
         if self.connected:
             self.manager._send_packet(packet)
@@ -389,17 +490,24 @@ class ClientSocket(Listening):
 
     @property
     def volatile(self) -> _VolatileEmitter:
-        """``socket.volatile.emit(...)``: dropped unless connected right now."""
+        """``socket.volatile.emit(...)``: dropped unless connected right now (never queued)."""
         return _VolatileEmitter(self)
 
     def timeout(self, seconds: float) -> TimedEmitter:
         return TimedEmitter(self, seconds)
 
     def _register_ack(
-        self, ack_id: int, callback: Callable[..., Any], timeout: float | None
+        self,
+        ack_id: int,
+        callback: Callable[..., Any],
+        timeout: float | None,
+        error_first: bool = False,
     ) -> None:
         if timeout is None:
-            self._acks[ack_id] = callback
+            if error_first:
+                self._acks[ack_id] = partial(callback, None)
+            else:
+                self._acks[ack_id] = callback
             return
 
         def fail(error: BaseException) -> None:
@@ -423,12 +531,43 @@ class ClientSocket(Listening):
         kept = [packet for packet in self._send_buffer if packet.id != ack_id]
         self._send_buffer = deque(kept)
 
+    # -- the retries queue (the official client's _addToQueue / _drainQueue) ----------------------
+
+    def _drain_queue(self, force: bool = False) -> None:
+        """Send the queue's head, unless it is in flight already (``force``: send it again)."""
+        if not self.connected or not self._queue:
+            return
+        entry = self._queue[0]
+        if entry.pending and not force:
+            return
+        entry.pending = True
+        entry.tries += 1
+        self._emit(entry.event, entry.args, partial(self._queued_ack, entry), entry.timeout, True)
+
+    def _queued_ack(self, entry: _Queued, error: BaseException | None, *args: Any) -> None:
+        """The answer to one try of the queue's head: done, retried, or dropped."""
+        queue = self._queue
+        if not queue or queue[0] is not entry:
+            return  # acknowledged already (an earlier try answered late)
+        if error is None:
+            queue.popleft()
+            if entry.callback is not None:
+                call_safely(entry.callback, None, *args)
+        elif entry.tries > self.retries:
+            log.debug("queued %r dropped after %d tries: %s", entry.event, entry.tries, error)
+            queue.popleft()
+            if entry.callback is not None:
+                call_safely(entry.callback, error)
+        entry.pending = False
+        self._drain_queue()
+
     # -- from the manager -----------------------------------------------------------------------
 
     def _on_packet(self, packet: Packet) -> None:
         kind = packet.type
         if kind is PacketType.CONNECT:
-            sid = packet.data.get("sid") if isinstance(packet.data, dict) else None
+            data = packet.data if isinstance(packet.data, dict) else {}
+            sid = data.get("sid")
             if not isinstance(sid, str) or not sid:
                 # As the official client: most likely a Socket.IO v2 server.
                 error = ConnectError(
@@ -436,15 +575,7 @@ class ClientSocket(Listening):
                 )
                 self._events.emit_local("connect_error", error)
                 return
-            self.id = sid
-            self.connected = True
-            self._events.emit_local("connect")
-            for buffered in self._receive_buffer:
-                self._on_packet(buffered)
-            self._receive_buffer.clear()
-            pending, self._send_buffer = self._send_buffer, deque()
-            for buffered in pending:
-                self.manager._send_packet(buffered)
+            self._connected(sid, data.get("pid"))
         elif kind is PacketType.CONNECT_ERROR:
             data = packet.data
             if isinstance(data, dict):
@@ -456,18 +587,10 @@ class ClientSocket(Listening):
             self.manager._socket_done(self)
         elif not self.connected:
             if kind is PacketType.EVENT:
+                # Before the CONNECT reply: what a restored session missed. Kept for then.
                 self._receive_buffer.append(packet)
         elif kind is PacketType.EVENT:
-            args = packet.data
-            ack = None
-            if packet.id is not None:
-                ack_id, namespace = packet.id, self.namespace
-                ack = make_ack(
-                    lambda data: self.manager._send_packet(
-                        Packet(PacketType.ACK, namespace, data, ack_id)
-                    )
-                )
-            self._events.dispatch(args[0], args[1:], ack, self)
+            self._on_event(packet)
         elif kind is PacketType.ACK:
             callback = self._acks.pop(packet.id, None) if packet.id is not None else None
             if callback is not None:
@@ -476,6 +599,39 @@ class ClientSocket(Listening):
             self.active = False
             self._closed("io server disconnect")
             self.manager._socket_done(self)
+
+    def _connected(self, sid: str, pid: Any) -> None:
+        """The CONNECT reply (the official client's ``onconnect``): the events received before
+        it, then what was buffered goes out, then ``connect``, then the queue's head (again)."""
+        pid = pid if isinstance(pid, str) and pid else None
+        self.id = sid
+        self.recovered = pid is not None and pid == self.pid
+        self.pid = pid
+        self.connected = True
+        received, self._receive_buffer = self._receive_buffer, []
+        for packet in received:
+            if self.connected:
+                self._on_event(packet)
+        pending, self._send_buffer = self._send_buffer, deque()
+        for buffered in pending:
+            self.manager._send_packet(buffered)
+        self._events.emit_local("connect")
+        self._drain_queue(force=True)
+
+    def _on_event(self, packet: Packet) -> None:
+        args = packet.data
+        ack = None
+        if packet.id is not None:
+            ack_id, namespace = packet.id, self.namespace
+            ack = make_ack(
+                lambda data: self.manager._send_packet(
+                    Packet(PacketType.ACK, namespace, data, ack_id)
+                )
+            )
+        self._events.dispatch(args[0], args[1:], ack, self)
+        if self.pid and ack is None and len(args) > 1 and isinstance(args[-1], str):
+            # Connection state recovery: the offset of this event (its last argument).
+            self._last_offset = args[-1]
 
     def _on_close(self, reason: str, error: BaseException | None) -> None:
         if self.connected:
@@ -491,14 +647,15 @@ class ClientSocket(Listening):
 
     def _clear_acks(self) -> None:
         """As the official client: acks of emits that went out will never come; those with a
-        timeout fail now, the others are forgotten. Emits still buffered keep theirs."""
+        timeout fail now, the others are forgotten. Emits still buffered keep theirs. (A queued
+        emit in flight is sent again on reconnection.)"""
         buffered = {packet.id for packet in self._send_buffer}
         for ack_id in [ack_id for ack_id in self._acks if ack_id not in buffered]:
             fail = self._ack_failures.get(ack_id)
             if fail is not None:
                 fail(SocketIOError("socket has been disconnected"))
             else:
-                del self._acks[ack_id]
+                self._acks.pop(ack_id, None)
 
 
 class _VolatileEmitter:
@@ -508,8 +665,11 @@ class _VolatileEmitter:
         self._socket = socket
 
     def emit(self, event: str, *args: Any) -> None:
-        if self._socket.connected:
-            self._socket.emit(event, *args)
+        socket = self._socket
+        if event in RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        if socket.connected:
+            socket._emit(event, args, None, None, error_first=False)
 
 
 def connect(
@@ -518,9 +678,12 @@ def connect(
     namespace: str | None = None,
     auth: dict[str, Any] | None = None,
     reactor: Reactor | None = None,
+    ack_timeout: float | None = None,
+    retries: int = 0,
     **manager_options: Any,
 ) -> ClientSocket:
     """Like ``io(url)``: a new manager and its ``namespace`` socket, connecting.
+    ``ack_timeout`` and ``retries`` are the socket's options, the others the manager's.
 
     As with the official client, the URL's path names the namespace unless ``namespace`` is
     given (``http://host:3000/admin`` is ``/admin``), and its query string is sent with every
@@ -533,4 +696,5 @@ def connect(
         query = dict(parse_qsl(parts.query))
         manager_options["query"] = {**query, **(manager_options.get("query") or {})}
     manager = Manager(url, reactor=reactor, **manager_options)
-    return manager.socket(namespace, auth).connect()
+    socket = manager.socket(namespace, auth, ack_timeout=ack_timeout, retries=retries)
+    return socket.connect()

@@ -300,5 +300,8 @@ class _VolatileEmitter:
         self._socket = socket
 
     def emit(self, event: str, *args: Any) -> None:
-        if self._socket.conn.writable:
-            self._socket.emit(event, *args)
+        socket = self._socket
+        if event in RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        if socket.conn.writable:  # not recoverable: sent as is, never logged (no offset)
+            socket.packet(Packet(PacketType.EVENT, socket.nsp.name, [event, *args]))

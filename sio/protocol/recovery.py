@@ -196,6 +196,8 @@ class RecoveryStore:
             del self._seq[entry.offset]
             self.bytes -= entry.size
             self._first += 1
+        if not log:
+            self._seq = {}  # a dict never shrinks: give back what a burst made it grow to
 
     def knows(self, offset: str) -> bool:
         return offset in self._seq
@@ -253,5 +255,7 @@ class RecoveryStore:
             if sessions[pid][1] >= threshold:
                 break
             del sessions[pid]
+        if not sessions:
+            self._sessions = {}  # as in ``_trim``
         if self._log and self._log[0].at < threshold:
             self._trim(now)

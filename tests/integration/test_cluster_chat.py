@@ -1,4 +1,5 @@
-"""The chat across workers: ``sio-chat server --workers 3`` with clients spread over all of them."""
+"""The chat across workers: ``sio-chat server --workers 3`` with clients spread over all of them,
+with connection state recovery on (every message ends with an offset) and off."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from .chat.helpers import RECOVERY, recovery_args, strip_offsets
 from .cluster_support import (
     Client,
     ClientLoop,
@@ -22,18 +24,24 @@ CLIENTS = 20
 MESSAGES = 20
 
 
+@pytest.fixture(params=RECOVERY)
+def recovery(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
 @pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    cluster = start_cli_cluster(WORKERS)
+def cluster(recovery: bool) -> Iterator[Cluster]:
+    cluster = start_cli_cluster(WORKERS, *recovery_args(recovery))
     yield cluster
     cluster.kill()
     assert not cluster.errors(), "\n".join(cluster.errors())
 
 
-def by_sender(received: list[tuple[object, ...]]) -> dict[str, list[int]]:
-    """Lines "m<i> from user<j>" -> {user<j>: [i, ...]} in arrival order."""
+def by_sender(received: list[tuple[object, ...]], recovery: bool) -> dict[str, list[int]]:
+    """Lines "m<i> from user<j>" -> {user<j>: [i, ...]} in arrival order (each message's offset
+    checked and left out)."""
     senders: dict[str, list[int]] = {}
-    for (line,) in received:
+    for (line,) in strip_offsets(received, recovery):
         match = re.fullmatch(r"m(\d+) from (user\d+)", str(line))
         assert match, line
         senders.setdefault(match.group(2), []).append(int(match.group(1)))
@@ -41,7 +49,7 @@ def by_sender(received: list[tuple[object, ...]]) -> dict[str, list[int]]:
 
 
 def test_every_message_reaches_every_other_client_in_order(
-    cluster: Cluster, loop: ClientLoop
+    cluster: Cluster, recovery: bool, loop: ClientLoop
 ) -> None:
     ips = [ip for group in zip(*source_addresses(WORKERS, 7).values(), strict=True) for ip in group]
     ips = ips[:CLIENTS]
@@ -63,7 +71,7 @@ def test_every_message_reaches_every_other_client_in_order(
     for index, client in enumerate(clients):
         received = client.inbox.wait_count("chat message", expected, timeout=15.0)
         assert len(received) == expected  # delivered once: no duplicates
-        senders = by_sender(received)
+        senders = by_sender(received, recovery)
         assert set(senders) == {f"user{n}" for n in range(CLIENTS)} - {f"user{index}"}
         for sender, numbers in senders.items():
             assert numbers == list(range(MESSAGES)), f"{sender} -> user{index}: out of order"

@@ -8,7 +8,8 @@
 // with the error message "not authorized" and data {"reason": "bad token"}). On both:
 //   "chat message" (user, msg)  -> every other client gets "chat message" "<msg> from <user>"
 //   "echo" (...args, ack)       -> ack(...args)                       (client -> server ack)
-//   "whoami" (ack)              -> ack({id, engine, nsp, auth, query, transport})
+//   "whoami" (ack)              -> ack({id, engine, nsp, auth, query, transport, recovered,
+//                                  rooms})
 //   "ask" (...args)             -> emits "question" (...args) with an ack; the client's answer
 //                                  comes back as "answer" (...answer) (server -> client ack)
 //   "ask-timeout" (ms, ...args) -> like "ask" with socket.timeout(ms); "answer" gets
@@ -18,6 +19,12 @@
 //                                  broadcast with acks; "answers" gets (errorMessage | null,
 //                                  responses), one response per client (its first ack argument)
 //   "bye"                       -> socket.disconnect() ("io server disconnect")
+//   "to-room" (room, ...args)   -> nsp.to(room).emit("news", ...args) (as if from another client)
+//   "drop" (room, toRoom, toSelf) -> socket.conn.close() (the client sees "transport close", the
+//                                  server "forced close": recoverable), then, the socket gone,
+//                                  nsp.to(room).emit("news", toRoom) and
+//                                  nsp.to(socket.id).emit("news", toSelf): with
+//                                  connectionStateRecovery, the client gets both on reconnection
 "use strict";
 
 const http = require("http");
@@ -53,6 +60,8 @@ function install(nsp) {
         auth: socket.handshake.auth,
         query: socket.handshake.query,
         transport: socket.conn.transport.name,
+        recovered: socket.recovered,
+        rooms: [...socket.rooms].sort(),
       }),
     );
     socket.on("ask", (...args) =>
@@ -76,6 +85,12 @@ function install(nsp) {
         ),
     );
     socket.on("bye", () => socket.disconnect());
+    socket.on("to-room", (room, ...args) => nsp.to(room).emit("news", ...args));
+    socket.on("drop", (room, toRoom, toSelf) => {
+      socket.conn.close();
+      nsp.to(room).emit("news", toRoom);
+      nsp.to(socket.id).emit("news", toSelf);
+    });
   });
 }
 

@@ -30,6 +30,8 @@ import sio
 from cli.chat import install_chat
 from eio import HttpRequest, HttpResponse
 
+from ..chat.helpers import RECOVERY, recovery_option
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 DRIVER = HERE / "driver.mjs"
@@ -162,15 +164,23 @@ class BrowserChatServer:
 StartChatServer = Callable[..., BrowserChatServer]
 
 
+@pytest.fixture(params=RECOVERY)
+def recovery(request: pytest.FixtureRequest) -> bool:
+    """Whether the servers of the test have connection state recovery on: every browser test
+    runs both ways."""
+    return bool(request.param)
+
+
 @pytest.fixture
-def start_chat_server(browser: Browser) -> Iterator[StartChatServer]:
-    """``start_chat_server(**sio_server_options)``: a chat server serving the page, stopped
-    after the test. It asks for ``browser`` first, so that a test skips before it starts
-    anything."""
+def start_chat_server(browser: Browser, recovery: bool) -> Iterator[StartChatServer]:
+    """``start_chat_server(**sio_server_options)``: a chat server serving the page (connection
+    state recovery on or off, as ``recovery`` says), stopped after the test. It asks for
+    ``browser`` first, so that a test skips before it starts anything."""
     files = _static_files()
     started: list[BrowserChatServer] = []
 
     def start(**options: Any) -> BrowserChatServer:
+        options.setdefault("connection_state_recovery", recovery_option(recovery))
         server = BrowserChatServer(files, **options)
         started.append(server)
         return server

@@ -4,6 +4,11 @@ Each transport mode (the default: polling, then the websocket upgrade; websocket
 only), from the server's own origin and from another origin that ``cors_allowed_origins``
 allows: three chat clients connect, chat, get acks, send and receive binary, and survive a
 dropped connection. From an origin the server does not allow, the browser cannot connect.
+
+Every test runs with connection state recovery on and off (the ``recovery`` fixture). With it
+on, each event the page receives ends with an offset, and the dropped client comes back as the
+same socket (``socket.recovered``); with it off, no event has an extra argument, and the dropped
+client comes back as a new socket.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ..chat.helpers import strip_offsets
 from .conftest import Browser, BrowserChatServer, StartChatServer
 
 #: Transport mode -> the client's ``transports`` option (None: the client's default).
@@ -58,8 +64,23 @@ def _console_errors(result: dict[str, Any]) -> list[str]:
     return errors
 
 
+def _texts(events: dict[str, list[list[Any]]], recovery: bool) -> dict[str, list[Any]]:
+    """Each client's one-argument events (chat messages, notices), offsets checked and left
+    out: {name: [text, ...]}."""
+    texts = {}
+    for name, received in events.items():
+        stripped = strip_offsets(received, recovery)
+        assert all(len(args) == 1 for args in stripped), f"{name}: {received}"
+        texts[name] = [args[0] for args in stripped]
+    return texts
+
+
 def run_chat(
-    browser: Browser, page: BrowserChatServer, mode: str, target: BrowserChatServer
+    browser: Browser,
+    page: BrowserChatServer,
+    mode: str,
+    target: BrowserChatServer,
+    recovery: bool,
 ) -> dict[str, Any]:
     """The chat scenario in a page from ``page`` against ``target`` (the same server or not);
     checks everything the three clients saw and returns it."""
@@ -78,7 +99,7 @@ def run_chat(
 
     # A's message reaches B and C, never A; B's reaches A and C (the early one was sent at
     # once, during the default mode's upgrade).
-    assert r["messages"] == {
+    assert _texts(r["messages"], recovery) == {
         "A": ["hi from B"],
         "B": ["early from A", "hello from A"],
         "C": ["early from A", "hello from A", "hi from B"],
@@ -107,24 +128,40 @@ def run_chat(
     assert r["binaryArgs"] == ["label", _bytes([0, 1, 2]), {"nested": [_bytes([4, 5]), "text"]}]
     assert r["bigEcho"] == {"type": "[object ArrayBuffer]", "length": 200_000, "equal": True}
     relayed = [["C", _bytes([9, 8, 7])]]
-    assert r["relayed"] == {"A": relayed, "B": relayed, "C": []}
+    assert {name: strip_offsets(got, recovery) for name, got in r["relayed"].items()} == {
+        "A": relayed,
+        "B": relayed,
+        "C": [],
+    }
 
-    # B's connection dropped (engine.close()): it reconnected by itself, as a new socket.
+    # B's connection dropped (engine.close()): it reconnected by itself. With recovery on, as
+    # the same socket, its rooms and data kept (the chat app says it joined again; its own
+    # "B left" is not replayed to it: the app sends it except to B); with it off, as a new
+    # socket.
     reconnect = r["reconnect"]
     assert reconnect["disconnects"] == ["forced close"]
     assert reconnect["connects"] == 2
-    assert reconnect["id"] != r["ids"]["B"]
+    if recovery:
+        assert reconnect["recovered"] is True
+        assert reconnect["id"] == r["ids"]["B"]
+    else:
+        assert reconnect["recovered"] is False
+        assert reconnect["id"] != r["ids"]["B"]
     assert reconnect["opens"] == [first]
     assert reconnect["upgrades"] == upgrade
     assert reconnect["transport"] == settled
-    assert reconnect["notices"] == {"A": ["B left", "B joined"], "C": ["B left", "B joined"]}
-    assert r["afterReconnect"] == {
+    assert _texts(reconnect["notices"], recovery) == {
+        "A": ["B left", "B joined"],
+        "B": [],
+        "C": ["B left", "B joined"],
+    }
+    assert _texts(r["afterReconnect"], recovery) == {
         "A": ["back from B"],
         "B": ["again from A"],
         "C": ["again from A", "back from B"],
     }
 
-    assert r["leaveNotices"] == ["A left", "B left"]
+    assert sorted(strip_offsets(r["leaveNotices"], recovery)) == [["A left"], ["B left"]]
     assert r["disconnects"] == {
         "A": ["io client disconnect"],
         "B": ["forced close", "io client disconnect"],
@@ -136,7 +173,8 @@ def run_chat(
 
 
 def check_server_events(server: BrowserChatServer, r: dict[str, Any], first: str) -> None:
-    """What the server saw of the chat scenario: four connections (B twice), four leaves."""
+    """What the server saw of the chat scenario: four connections (B twice, under the same id
+    if it was recovered), four leaves."""
     a, b, c, b2 = r["ids"]["A"], r["ids"]["B"], r["ids"]["C"], r["reconnect"]["id"]
     events = server.next_events(8)
     assert sorted(events[:3]) == sorted(("connection", sid, first) for sid in (a, b, c))
@@ -151,19 +189,21 @@ def check_server_events(server: BrowserChatServer, r: dict[str, Any], first: str
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_chat_same_origin(browser: Browser, start_chat_server: StartChatServer, mode: str) -> None:
+def test_chat_same_origin(
+    browser: Browser, start_chat_server: StartChatServer, mode: str, recovery: bool
+) -> None:
     server = start_chat_server()
-    run_chat(browser, server, mode, server)
+    run_chat(browser, server, mode, server, recovery)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_chat_cross_origin_allowed(
-    browser: Browser, start_chat_server: StartChatServer, mode: str
+    browser: Browser, start_chat_server: StartChatServer, mode: str, recovery: bool
 ) -> None:
     """The page from one server, Socket.IO on another that lists the page's origin."""
     page = start_chat_server()
     target = start_chat_server(cors_allowed_origins=[page.origin])
-    run_chat(browser, page, mode, target)
+    run_chat(browser, page, mode, target, recovery)
     page.assert_no_event()
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from sio.client import ClientSocket, Manager
 
-from .helpers import Loop, Recorder, ServerHandle, start_server
+from .helpers import RECOVERY, Loop, Recorder, ServerHandle, recovery_option, start_server
 
 #: Socket events every test client records.
 SOCKET_EVENTS = ("connect", "disconnect", "connect_error", "chat message", "notice")
@@ -117,5 +117,18 @@ def server_factory() -> Iterator[ServerFactory]:
 
 @pytest.fixture
 def chat_server(server_factory: ServerFactory) -> ServerHandle:
-    """The chat app on an in-process server."""
+    """The chat app on an in-process server (the library's defaults: recovery off)."""
     return server_factory()
+
+
+@pytest.fixture(params=RECOVERY)
+def recovery(request: pytest.FixtureRequest) -> bool:
+    """Whether the interop test's server has connection state recovery on: each test that asks
+    runs both ways (its events then end with an offset, or exactly as the tutorial's)."""
+    return bool(request.param)
+
+
+@pytest.fixture
+def interop_chat_server(server_factory: ServerFactory, recovery: bool) -> ServerHandle:
+    """The chat app on an in-process server, with connection state recovery on and off."""
+    return server_factory(connection_state_recovery=recovery_option(recovery))

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -140,6 +140,47 @@ class Recorder:
         return seen
 
 
+# -- connection state recovery --------------------------------------------------------------------
+
+#: The two ways every interop test runs its server: connection state recovery on (``sio-chat
+#: server``'s default) and off (``sio.Server``'s default). With it on, every event sent without an
+#: ack id and not volatile carries the server's offset as an extra last argument.
+RECOVERY = [pytest.param(True, id="recovery-on"), pytest.param(False, id="recovery-off")]
+
+#: Seconds a recovering server keeps a dropped session (``--recovery-window``).
+RECOVERY_WINDOW = 120
+
+
+def recovery_option(recovery: bool) -> bool | None:
+    """``sio.Server(connection_state_recovery=...)``: on, or the library's default (off)."""
+    return True if recovery else None
+
+
+def recovery_args(recovery: bool) -> list[str]:
+    """``sio-chat server``'s option for it: the window, or 0 (off: the tutorial's wire)."""
+    return ["--recovery-window", str(RECOVERY_WINDOW if recovery else 0)]
+
+
+def strip_offset(args: Sequence[Any], recovery: bool) -> list[Any]:
+    """An event's arguments as the application emitted them.
+
+    With recovery on, the last argument must be the server's offset (a non-empty string); it is
+    left out. With it off, the arguments come back as they arrived: the caller compares them
+    whole, so that any extra argument fails the test (the tutorial's wire, exactly).
+    """
+    args = list(args)
+    if recovery:
+        assert args, "an event without the recovery offset: no argument at all"
+        offset = args.pop()
+        assert isinstance(offset, str) and offset, f"not a recovery offset: {offset!r} in {args}"
+    return args
+
+
+def strip_offsets(events: Iterable[Sequence[Any]], recovery: bool) -> list[list[Any]]:
+    """``strip_offset`` of each event's arguments."""
+    return [strip_offset(args, recovery) for args in events]
+
+
 # -- in-process servers ---------------------------------------------------------------------------
 
 
@@ -235,7 +276,7 @@ def install_features(io: sio.Server) -> None:
 
             @socket.on("ask-room")
             def ask_room(room: str, ms: int, *args: Any) -> None:
-                def answered(error: Exception | None, responses: list[Any]) -> None:
+                def answered(error: BaseException | None, responses: list[Any]) -> None:
                     socket.emit("answers", str(error) if error else None, responses)
 
                 nsp.to(room).timeout(ms / 1000).emit("question", *args, callback=answered)

@@ -1,4 +1,7 @@
-"""``sio-chat server`` and ``sio-chat client`` as subprocesses, stdin piped, as a user runs them."""
+"""``sio-chat server`` and ``sio-chat client`` as subprocesses, stdin piped, as a user runs them.
+
+The tests with our server run it with connection state recovery on (its default) and off
+(``--recovery-window 0``): the client shows the same lines either way (never an offset)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from .helpers import (
     ServerProcess,
     chat_server_process,
     node_server,
+    recovery_args,
     running,
 )
 
@@ -29,16 +33,16 @@ def chat_client(url: str, user: str, *extra: str) -> Process:
 
 
 @pytest.fixture
-def server() -> Iterator[ServerProcess]:
-    server = chat_server_process()
+def server(recovery: bool) -> Iterator[ServerProcess]:
+    server = chat_server_process(0, *recovery_args(recovery))
     yield server
     server.proc.stop()
 
 
 @pytest.fixture
-def cluster() -> Iterator[ServerProcess]:
+def cluster(recovery: bool) -> Iterator[ServerProcess]:
     """The server as started by default: a worker per CPU (at least two here)."""
-    server = chat_server_process(0, "--workers", "2", workers=None)
+    server = chat_server_process(0, "--workers", "2", *recovery_args(recovery), workers=None)
     yield server
     server.proc.stop()
 
@@ -79,9 +83,9 @@ def _two_clients_chat(server: ServerProcess, transports: str) -> None:
     assert "UserA: hello" in log
 
 
-def test_client_leaves_on_sigint_and_on_eof() -> None:
+def test_client_leaves_on_sigint_and_on_eof(recovery: bool) -> None:
     # (another --path, for the client's --path to follow; the server stops on Ctrl-C too)
-    server = chat_server_process(0, "--path", "/chat/")
+    server = chat_server_process(0, "--path", "/chat/", *recovery_args(recovery))
     a = chat_client(server.url, "UserA", "--path", "/chat/")
     b = chat_client(server.url, "UserB", "--path", "/chat/")
     with running(server.proc.stop, a.stop, b.stop):
@@ -201,15 +205,16 @@ def test_help_explains_every_option_with_its_default(command: tuple[str, ...]) -
         )
 
 
-def test_client_reconnects_to_a_restarted_server() -> None:
-    first = chat_server_process()
+def test_client_reconnects_to_a_restarted_server(recovery: bool) -> None:
+    # (the restarted server knows nothing of the first one's sessions: a new connection)
+    first = chat_server_process(0, *recovery_args(recovery))
     b = chat_client(first.url, "UserB", "--reconnection-delay", "0.2")
     with running(first.proc.stop, b.stop):
         b.expect_err("connected to")
         assert first.stop() == 0
         b.expect_err("disconnected:")
         b.expect_err("reconnecting (attempt 1)")
-        second = chat_server_process(first.port)
+        second = chat_server_process(first.port, *recovery_args(recovery))
         with running(second):
             b.expect_err("connected to")
             a = chat_client(second.url, "UserA", "--transports", "websocket")

@@ -1,5 +1,6 @@
 """The official Node ``socket.io-client`` (``tests/node/sio_client.js``) against ``sio-chat
-server``, in each transport mode: the chat broadcast, acks, binary."""
+server``, in each transport mode: the chat broadcast, acks, binary; with connection state
+recovery on (every event ends with an offset) and off (the tutorial's wire, exactly)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from .helpers import NodeClient, ServerProcess, b64, chat_server_process, running
+from .helpers import (
+    RECOVERY,
+    NodeClient,
+    ServerProcess,
+    b64,
+    chat_server_process,
+    recovery_args,
+    running,
+    strip_offset,
+)
 
 pytestmark = pytest.mark.node
 
@@ -18,15 +28,26 @@ MODES = {
 }
 
 
+@pytest.fixture(scope="module", params=RECOVERY)
+def recovery(request: pytest.FixtureRequest) -> bool:
+    """One server per module and mode: the tests below run against each."""
+    return bool(request.param)
+
+
 @pytest.fixture(scope="module")
-def chat_server() -> Iterator[ServerProcess]:
-    server = chat_server_process()
+def chat_server(recovery: bool) -> Iterator[ServerProcess]:
+    server = chat_server_process(0, *recovery_args(recovery))
     yield server
     server.stop()
 
 
+def event_args(client: NodeClient, name: str, recovery: bool) -> list[object]:
+    """The arguments of the next ``name`` event, its offset checked and left out."""
+    return strip_offset(client.expect("event", name=name)["args"], recovery)
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_node_clients_chat(mode: str, chat_server: ServerProcess) -> None:
+def test_node_clients_chat(mode: str, chat_server: ServerProcess, recovery: bool) -> None:
     a = NodeClient(chat_server.url, transports=MODES[mode], auth={"user": "A"})
     b = NodeClient(chat_server.url, transports=MODES[mode], auth={"user": "B"})
     with running(a, b):
@@ -37,9 +58,9 @@ def test_node_clients_chat(mode: str, chat_server: ServerProcess) -> None:
         if mode == "upgrade":
             assert a.expect("upgrade")["transport"] == "websocket"
         a.emit("chat message", "A", "hello")
-        assert b.expect("event", name="chat message")["args"] == ["hello from A"]
+        assert event_args(b, "chat message", recovery) == ["hello from A"]
         b.emit("chat message", "B", "hi")
-        assert a.expect("event", name="chat message")["args"] == ["hi from B"]
+        assert event_args(a, "chat message", recovery) == ["hi from B"]
         a.assert_no_event("chat message")
         # acks: "echo" answers with its own arguments, binary included
         assert a.call("echo", "ping", 1, {"k": [True, None]}) == ["ping", 1, {"k": [True, None]}]
@@ -52,13 +73,13 @@ def test_node_clients_chat(mode: str, chat_server: ServerProcess) -> None:
         assert sorted(a.call("who")[0]) == ["A", "B"]
 
 
-def test_node_client_sees_notices(chat_server: ServerProcess) -> None:
+def test_node_client_sees_notices(chat_server: ServerProcess, recovery: bool) -> None:
     a = NodeClient(chat_server.url, auth={"user": "Ann"})
     with running(a):
         a.expect("connect")
         b = NodeClient(chat_server.url, transports=["websocket"], auth={"user": "Bob"})
         with running(b):
             b.expect("connect")
-            assert a.expect("event", name="notice")["args"] == ["Bob joined"]
+            assert event_args(a, "notice", recovery) == ["Bob joined"]
         # b closed: its DISCONNECT (or the closed connection) makes the server say so
-        assert a.expect("event", name="notice")["args"] == ["Bob left"]
+        assert event_args(a, "notice", recovery) == ["Bob left"]

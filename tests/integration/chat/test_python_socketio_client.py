@@ -1,5 +1,8 @@
 """The PyPI ``python-socketio`` client (synchronous: requests + websocket-client) against our
-server running the chat app, in each transport mode."""
+server running the chat app, in each transport mode, with connection state recovery on and off.
+
+With recovery on, every event ends with the server's offset: a handler with a fixed number of
+arguments fails on it (documented), so the one here takes ``*args``."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import QUIET, WAIT, ServerHandle
+from .helpers import QUIET, WAIT, ServerHandle, strip_offset
 
 socketio = pytest.importorskip("socketio")
 
@@ -21,17 +24,20 @@ MODES = {
 
 
 class PyClient:
-    def __init__(self, url: str, user: str, transports: list[str]) -> None:
-        self.messages: queue.Queue[str] = queue.Queue()
+    def __init__(self, url: str, user: str, transports: list[str], recovery: bool) -> None:
+        self.recovery = recovery
+        self.messages: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.client = socketio.Client(reconnection=False)
-        self.client.on("chat message", self.messages.put)
+        self.client.on("chat message", lambda *args: self.messages.put(args))
         self.client.connect(url, transports=transports, auth={"user": user}, wait_timeout=WAIT)
 
-    def next_message(self) -> str:
+    def next_message(self) -> list[Any]:
+        """The next chat message's arguments, the offset checked and left out."""
         try:
-            return self.messages.get(timeout=WAIT)
+            args = self.messages.get(timeout=WAIT)
         except queue.Empty:
             raise AssertionError("no chat message within the wait") from None
+        return strip_offset(args, self.recovery)
 
     def call(self, event: str, *args: Any) -> Any:
         return self.client.call(event, args if len(args) != 1 else args[0], timeout=WAIT)
@@ -47,19 +53,20 @@ def clients() -> Iterator[list[PyClient]]:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_python_socketio_chat(
-    mode: str, chat_server: ServerHandle, clients: list[PyClient]
+    mode: str, interop_chat_server: ServerHandle, recovery: bool, clients: list[PyClient]
 ) -> None:
-    a = PyClient(chat_server.url, "A", MODES[mode])
+    url = interop_chat_server.url
+    a = PyClient(url, "A", MODES[mode], recovery)
     clients.append(a)
-    b = PyClient(chat_server.url, "B", MODES[mode])
+    b = PyClient(url, "B", MODES[mode], recovery)
     clients.append(b)
     assert a.client.connected and b.client.connected
     expected = "polling" if mode == "polling" else "websocket"
     assert a.client.transport() == expected
     a.client.emit("chat message", ("A", "hello"))
-    assert b.next_message() == "hello from A"
+    assert b.next_message() == ["hello from A"]
     b.client.emit("chat message", ("B", "hi"))
-    assert a.next_message() == "hi from B"
+    assert a.next_message() == ["hi from B"]
     with pytest.raises(queue.Empty):
         a.messages.get(timeout=QUIET)
     # call() waits for the ack: "echo" answers with its own arguments

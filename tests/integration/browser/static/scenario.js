@@ -2,6 +2,10 @@
 // against the server that served this page. The driver calls `runScenario(params)` and gets
 // back what the clients observed; the Python test asserts on it. Every wait ends within WAIT ms
 // (a timeout is reported as `error`, with the step it happened in).
+//
+// Events are recorded with all their arguments: with connection state recovery on, the server
+// adds an offset as the last one (the test checks it is there, or, with recovery off, that
+// nothing was added).
 "use strict";
 
 const WAIT = 5000;
@@ -62,6 +66,11 @@ function describe(value) {
   return value;
 }
 
+// Whether one of the recorded events (each its list of arguments) starts with `text`.
+function has(events, text) {
+  return events.some((args) => args[0] === text);
+}
+
 function sameBytes(expected, actual) {
   if (!(actual instanceof ArrayBuffer)) return false;
   const got = new Uint8Array(actual);
@@ -115,8 +124,8 @@ function makeClient(name, url, options) {
   });
   socket.on("connect_error", (err) => record(c.connectErrors, err.message));
   socket.on("disconnect", (reason) => record(c.disconnects, reason));
-  socket.on("chat message", (text) => record(c.messages, text));
-  socket.on("notice", (text) => record(c.notices, text));
+  socket.on("chat message", (...args) => record(c.messages, args));
+  socket.on("notice", (...args) => record(c.notices, args));
   socket.on("binary", (...args) => record(c.binaries, describe(args)));
   // A new Engine.IO connection for each (re)connection: note its first transport and upgrades.
   socket.io.on("open", () => {
@@ -146,7 +155,7 @@ async function chat({ url = null, transports = null, options = {} }) {
     step = "early message";
     A.socket.emit("chat message", "A", "early");
     await waitUntil(
-      () => [B, C].every((c) => c.messages.includes("early from A")),
+      () => [B, C].every((c) => has(c.messages, "early from A")),
       "'early from A' at B and C",
     );
 
@@ -160,12 +169,12 @@ async function chat({ url = null, transports = null, options = {} }) {
     step = "chat";
     A.socket.emit("chat message", "A", "hello");
     await waitUntil(
-      () => [B, C].every((c) => c.messages.includes("hello from A")),
+      () => [B, C].every((c) => has(c.messages, "hello from A")),
       "'hello from A' at B and C",
     );
     B.socket.emit("chat message", "B", "hi");
     await waitUntil(
-      () => [A, C].every((c) => c.messages.includes("hi from B")),
+      () => [A, C].every((c) => has(c.messages, "hi from B")),
       "'hi from B' at A and C",
     );
     r.messages = Object.fromEntries(all.map((c) => [c.name, [...c.messages]]));
@@ -206,24 +215,28 @@ async function chat({ url = null, transports = null, options = {} }) {
     );
     r.relayed = { A: [...A.binaries], B: [...B.binaries], C: [...C.binaries] };
 
-    // The network drops B's connection: it reconnects by itself and chats again.
+    // The network drops B's connection: it reconnects by itself and chats again. With
+    // connection state recovery on, it comes back as the same socket (same id, `recovered`),
+    // with what it missed meanwhile; with it off, as a new socket.
     step = "reconnect";
     for (const c of all) {
       c.messages.length = 0;
       c.notices.length = 0;
     }
-    const oldId = B.socket.id;
+    const connectsBefore = B.connects;
     const opensBefore = B.opens.length;
     const upgradesBefore = B.upgrades.length;
     // From here on, a poll that crosses the close on the wire may get 400 (see CLOSING).
     console.info(CLOSING);
     B.socket.io.engine.close();
-    await waitUntil(() => B.socket.connected && B.socket.id !== oldId, "B to reconnect");
+    await waitUntil(() => B.socket.connected && B.connects > connectsBefore, "B to reconnect");
     if (upgrading) {
       await waitUntil(() => B.upgrades.length > upgradesBefore, "B's upgrade after reconnecting");
     }
     r.reconnect = {
       id: B.socket.id,
+      // (the client leaves it undefined when the server does not do recovery)
+      recovered: B.socket.recovered === true,
       disconnects: [...B.disconnects],
       connects: B.connects,
       opens: B.opens.slice(opensBefore),
@@ -231,18 +244,18 @@ async function chat({ url = null, transports = null, options = {} }) {
       transport: B.socket.io.engine.transport.name,
     };
     await waitUntil(
-      () => [A, C].every((c) => c.notices.includes("B joined")),
+      () => [A, C].every((c) => has(c.notices, "B joined")),
       "'B left' and 'B joined' at A and C",
     );
-    r.reconnect.notices = { A: [...A.notices], C: [...C.notices] };
+    r.reconnect.notices = { A: [...A.notices], B: [...B.notices], C: [...C.notices] };
     A.socket.emit("chat message", "A", "again");
     await waitUntil(
-      () => [B, C].every((c) => c.messages.includes("again from A")),
+      () => [B, C].every((c) => has(c.messages, "again from A")),
       "'again from A' at B and C",
     );
     B.socket.emit("chat message", "B", "back");
     await waitUntil(
-      () => [A, C].every((c) => c.messages.includes("back from B")),
+      () => [A, C].every((c) => has(c.messages, "back from B")),
       "'back from B' at A and C",
     );
     r.afterReconnect = Object.fromEntries(all.map((c) => [c.name, [...c.messages]]));
@@ -253,10 +266,10 @@ async function chat({ url = null, transports = null, options = {} }) {
     A.socket.disconnect();
     B.socket.disconnect();
     await waitUntil(
-      () => C.notices.includes("A left") && C.notices.includes("B left"),
+      () => has(C.notices, "A left") && has(C.notices, "B left"),
       "'A left' and 'B left' at C",
     );
-    r.leaveNotices = [...C.notices].sort();
+    r.leaveNotices = [...C.notices];
     C.socket.disconnect();
     r.disconnects = Object.fromEntries(all.map((c) => [c.name, [...c.disconnects]]));
   } catch (err) {
