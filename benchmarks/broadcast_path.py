@@ -21,7 +21,8 @@ RECIPIENTS = 1000
 
 
 def main() -> None:
-    io = sio.Server()
+    # RECOVERY=1: with connection state recovery on (as `sio-chat server` runs by default).
+    io = sio.Server(connection_state_recovery=os.environ.get("RECOVERY") == "1")
     install_chat(io)
     clients = []
     for _ in range(RECIPIENTS + 1):

@@ -76,7 +76,8 @@ KEEP: list[socket.socket] = []
 
 
 def main() -> None:
-    io = sio.Server()
+    # RECOVERY=1: with connection state recovery on (as `sio-chat server` runs by default).
+    io = sio.Server(connection_state_recovery=os.environ.get("RECOVERY") == "1")
     install_chat(io)
     count = int(os.environ.get("CONNECTIONS", "500"))
     start = time.process_time()

@@ -45,7 +45,8 @@ def open_session(io: sio.Server) -> tuple[Stream, socket.socket]:
 
 
 def main() -> None:
-    io = sio.Server()
+    # RECOVERY=1: with connection state recovery on (as `sio-chat server` runs by default).
+    io = sio.Server(connection_state_recovery=os.environ.get("RECOVERY") == "1")
     install_chat(io)
     stream, client_end = open_session(io)
     written: list[bytes] = []

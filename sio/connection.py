@@ -159,6 +159,8 @@ class Connection(Alarmed):
             asked = recovery_auth(auth)
             if asked is not None:
                 pid, offset = asked
+                # The pid is a bearer secret: the application's view of the auth goes without it.
+                auth = {k: v for k, v in auth.items() if k != "pid" and k != "offset"}
                 nsp.adapter.restore_session(pid, offset, partial(self._restored, nsp, auth))
                 return
         self._new_socket(nsp, auth, None)

@@ -115,6 +115,7 @@ class App:
                     "rooms": sorted(socket.rooms),
                     "recovered": socket.recovered,
                     "data": socket.data,
+                    "auth": socket.handshake.auth,
                 }
 
             @socket.on("echo")
@@ -344,6 +345,8 @@ def test_recovery_official_client_gets_its_session_back(
             "rooms": sorted([sid, "room1", "extra"]),
             "recovered": True,
             "data": {"user": "ann"},
+            # The client sent {pid, offset}: the pid, a bearer secret, stays out of the app's view.
+            "auth": {},
         }
     ]
     if mode == "default":
