@@ -129,6 +129,10 @@ class WorkerBus:
             log.error("broken cluster bus: %s", exc)
             self.stream.abort(exc)
             return
+        if len(frames) > 1:
+            # Several broadcasts in one read: their fan-outs coalesce (a quiet tick would flush
+            # each on its own; see ``Reactor.quiet_tick``).
+            self.reactor.tick_events += len(frames)
         for frame, _raw in frames:
             try:
                 self._dispatch(frame)
