@@ -4,7 +4,8 @@
 
 A cluster of 2 workers (``sio-chat server --workers 2``), 40 official socket.io-client chat
 clients over 40 loopback source addresses (so both workers hold clients), 50 messages a second
-in all, sent with retries (at least once); SIGKILL of worker 1 after 2 s; 6 s of traffic. Per
+in all, sent with retries (at least once); SIGKILL of worker 1 after 2 s; 6 s of traffic
+(``--seconds``). Per
 client: the messages it should have received (every other client's), and those that never
 arrived (``benchmarks/recovery_kill.js``). Once with ``--recovery-window 120``, once with
 ``--recovery-window 0``.
@@ -40,7 +41,7 @@ def addresses(count: int, workers: int) -> list[str]:
     return [ip for ips in per_worker.values() for ip in ips]
 
 
-def run(window: int, clients: int, rate: int) -> dict[str, object]:
+def run(window: int, clients: int, rate: int, seconds: int) -> dict[str, object]:
     argv = [SIO_CHAT, "server", "--workers", "2", "--host", "127.0.0.1", "--port", "0"]
     argv += ["--recovery-window", str(window)]
     server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -64,7 +65,7 @@ def run(window: int, clients: int, rate: int) -> dict[str, object]:
             "url": url,
             "ips": addresses(clients, 2),
             "rate": rate,
-            "seconds": 6,
+            "seconds": seconds,
             "killAt": 2,
             "killPid": pids[1],
             "settle": 1500,
@@ -73,7 +74,7 @@ def run(window: int, clients: int, rate: int) -> dict[str, object]:
             ["node", str(ROOT / "benchmarks" / "recovery_kill.js"), json.dumps(params)],
             capture_output=True,
             text=True,
-            timeout=90,
+            timeout=90 + seconds,
         )
         result = json.loads(done.stdout.strip().splitlines()[-1])
         result["tracebacks"] = sum("Traceback" in line for line in stderr_lines)
@@ -106,10 +107,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=40)
     parser.add_argument("--rate", type=int, default=50)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--seconds", type=int, default=6, help="of traffic (the kill at 2 s)")
     args = parser.parse_args()
     for _ in range(args.runs):
         for window in (120, 0):
-            print(summary(window, run(window, args.clients, args.rate)), flush=True)
+            result = run(window, args.clients, args.rate, args.seconds)
+            print(summary(window, result), flush=True)
 
 
 if __name__ == "__main__":
