@@ -3,6 +3,7 @@ operations to clients.
 
     python tests/integration/cluster_app.py --workers N [--dispatch round-robin]
                                             [--max-queued K] [--trusted-proxy]
+                                            [--recovery-window SECONDS]
 
 Prints ``listening on HOST:PORT (N workers)`` on stdout (port 0: any free port) and logs on
 stderr, among others ``probe <mode> received by worker W``, ``fetch sent by worker W`` and
@@ -53,11 +54,15 @@ log = logging.getLogger("cluster_app")
 
 
 def make_app(
-    reactor: Reactor, adapter: Callable[[sio.Namespace], sio.Adapter], worker: int
+    reactor: Reactor,
+    adapter: Callable[[sio.Namespace], sio.Adapter],
+    worker: int,
+    recovery: sio.RecoveryOptions | None = None,
 ) -> sio.Server:
     io = sio.Server(
         reactor=reactor,
         adapter=adapter,
+        connection_state_recovery=recovery,
         http_handler=plain_http_handler(f"worker: {worker}"),
         ping_interval=5.0,
         ping_timeout=5.0,
@@ -224,6 +229,7 @@ def main() -> None:
     parser.add_argument("--max-queued", type=int, default=None)
     parser.add_argument("--trusted-proxy", action="store_true")
     parser.add_argument("--shutdown-timeout", type=float, default=5.0)
+    parser.add_argument("--recovery-window", type=float, default=0.0)
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO,
@@ -233,6 +239,10 @@ def main() -> None:
     extra: dict[str, Any] = {}
     if args.max_queued is not None:
         extra["max_queued"] = args.max_queued
+    recovery = None
+    if args.recovery_window > 0:
+        recovery = sio.RecoveryOptions(max_disconnection_duration=args.recovery_window)
+        extra["recovery"] = recovery
     config = ClusterConfig(
         host="127.0.0.1",
         port=0,
@@ -246,7 +256,12 @@ def main() -> None:
     def listening(address: tuple[str, int]) -> None:
         print(f"listening on {address[0]}:{address[1]} ({args.workers} workers)", flush=True)
 
-    sys.exit(Supervisor(config, make_app, on_listening=listening).run())
+    def make(
+        reactor: Reactor, adapter: Callable[[sio.Namespace], sio.Adapter], worker: int
+    ) -> sio.Server:
+        return make_app(reactor, adapter, worker, recovery)
+
+    sys.exit(Supervisor(config, make, on_listening=listening).run())
 
 
 if __name__ == "__main__":

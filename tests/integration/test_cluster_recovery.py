@@ -22,6 +22,7 @@ from .cluster_support import (
     Cluster,
     node_available,
     source_addresses,
+    start_app_cluster,
     start_cli_cluster,
     wait_gone,
 )
@@ -93,6 +94,44 @@ def test_cluster_client_recovers_after_its_worker_is_killed(cluster: Cluster, mo
     wait_gone([pid], what="the killed worker")
     assert cluster.count(r"kept the \d+ sessions of worker 1 for recovery", start=mark) == 1
     assert cluster.errors() == []
+
+
+@pytest.fixture(scope="module")
+def app_cluster() -> Iterator[Cluster]:
+    started = start_app_cluster(2, "--recovery-window", "30")
+    yield started
+    started.kill()
+
+
+@pytest.mark.parametrize("drop", ["drop", "kill"])
+@pytest.mark.parametrize("mode", MODES)
+def test_cluster_emits_to_the_socket_and_its_rooms_are_recovered(
+    app_cluster: Cluster, mode: str, drop: str
+) -> None:
+    """Sent by the other worker while the socket is away: to the socket alone (its own room)
+    and to a room it joined by ``io.to(id).sockets_join(room)``; then live, to that room."""
+    groups = source_addresses(2, 1)
+    params = {
+        "url": app_cluster.url,
+        "transports": MODES[mode],
+        "mode": drop,
+        "recovering": groups[1][0],
+        "sender": groups[2][0],
+        "killPid": app_cluster.worker_pids()[1],
+    }
+    done = subprocess.run(
+        ["node", "cluster_recovery_direct.js", json.dumps(params)],
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=4 * WAIT,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["ok"], (result, done.stderr)
+    assert result["recovered"] is True
+    assert result["sameId"] is True
+    assert result["got"] == ["hello", "direct 1", "room 1", "direct 2", "after"]
+    assert app_cluster.errors() == []
 
 
 def test_cluster_without_recovery_starts_afresh() -> None:
