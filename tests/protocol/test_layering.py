@@ -41,7 +41,8 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "reactor": frozenset(),
     "eio": frozenset({"h11", "wsproto"}),
     "sio": frozenset(),
-    "cluster": frozenset(),
+    # The Redis adapters (cluster/redis/, the [redis] extra): hiredis's RESP reader, msgpack.
+    "cluster": frozenset({"hiredis", "msgpack"}),
     "cli": frozenset({"click"}),
 }
 
@@ -56,6 +57,10 @@ SANS_IO_GLOBS = [
     "cluster/recovery.py",
     "cluster/frames.py",
     "cluster/messages.py",
+    "cluster/redis/resp.py",
+    "cluster/redis/notepack.py",
+    "cluster/redis/pubsub_format.py",
+    "cluster/redis/streams_format.py",
 ]
 
 #: Standard-library modules that do I/O, read the clock, log or run things concurrently.
