@@ -7,11 +7,12 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import click
 
 import sio
-from cluster import ClusterConfig, Supervisor
+from cluster import ClusterConfig, Supervisor, check_redis_adapter_url, redis_adapter_factory
 from eio import EngineIOServer
 from reactor import Reactor
 
@@ -84,6 +85,17 @@ LOG_LEVEL = click.option(
     "argument (JavaScript listeners ignore it; a python-socketio handler with a fixed number "
     "of arguments fails on it). 0 turns recovery off: the tutorial's wire, exactly.",
 )
+@click.option(
+    "--adapter",
+    "adapter_url",
+    default=None,
+    metavar="URL",
+    help="Join a fleet of servers through Redis, in the wire format of Node's adapters: "
+    "redis://HOST:PORT[/DB] (pub/sub, @socket.io/redis-adapter) or "
+    "redis-streams://HOST:PORT[/DB] (@socket.io/redis-streams-adapter; connection state "
+    "recovery across hosts). Each worker is one server of the fleet. Needs "
+    "pip install 'sio-chat[redis]'.",
+)
 @LOG_LEVEL
 def server(
     host: str,
@@ -94,6 +106,7 @@ def server(
     trusted_proxy: bool,
     dispatch: str,
     recovery_window: float,
+    adapter_url: str | None,
     log_level: str,
 ) -> None:
     """The chat server: every "chat message" (user, message) goes to every other client as
@@ -110,12 +123,17 @@ def server(
         if recovery_window > 0
         else None
     )
+    if adapter_url is not None:
+        _check_adapter_url(adapter_url)
     if count == 1:
+        reactor = Reactor()
         io = sio.Server(
+            reactor=reactor,
             path=path,
             cors_allowed_origins=origins,
             connection_state_recovery=recovery,
             http_handler=plain_http_handler("sio-chat server"),
+            **_adapter_option(adapter_url, reactor),
         )
         install_chat(io)
         bound_host, bound_port = io.listen(host, port)
@@ -127,6 +145,8 @@ def server(
         reactor: Reactor, adapter: Callable[[sio.Namespace], sio.Adapter], worker_id: int
     ) -> sio.Server:
         set_log_prefix(f"worker {worker_id}")
+        if adapter_url is not None:  # each worker is a server of the Redis fleet
+            adapter = redis_adapter_factory(adapter_url, reactor)
         io = sio.Server(
             reactor=reactor,
             path=path,
@@ -144,7 +164,8 @@ def server(
         workers=count,
         dispatch=dispatch,
         trusted_proxy=trusted_proxy,
-        recovery=recovery,
+        # With Redis, recovery is the adapter's (across hosts), not the master's.
+        recovery=recovery if adapter_url is None else None,
     )
     supervisor = Supervisor(
         config,
@@ -220,6 +241,21 @@ def client(
         reconnection_delay=reconnection_delay,
     )
     exit_now(chat.run())
+
+
+def _check_adapter_url(url: str) -> None:
+    try:
+        check_redis_adapter_url(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--adapter") from None
+    except ImportError:
+        raise click.UsageError(
+            "--adapter needs the Redis extra: pip install 'sio-chat[redis]'"
+        ) from None
+
+
+def _adapter_option(url: str | None, reactor: Reactor) -> dict[str, Any]:
+    return {} if url is None else {"adapter": redis_adapter_factory(url, reactor)}
 
 
 def conformance_options(command: Callable[..., None]) -> Callable[..., None]:
