@@ -94,7 +94,7 @@ LOG_LEVEL = click.option(
     "redis://HOST:PORT[/DB] (pub/sub, @socket.io/redis-adapter) or "
     "redis-streams://HOST:PORT[/DB] (@socket.io/redis-streams-adapter; connection state "
     "recovery across hosts). Each worker is one server of the fleet. Needs "
-    "pip install 'sio-chat[redis]'.",
+    "pip install 'sio-chat[redis]'. Default: none (one host).",
 )
 @LOG_LEVEL
 def server(

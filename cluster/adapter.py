@@ -217,6 +217,9 @@ class ClusterAdapter(InMemoryAdapter):
     ) -> None:
         """A recoverable broadcast: an offset, the log, the others; delivered here once logged
         (so that every server delivers in the log's order)."""
+        if recovery.assigns_offsets:
+            self._broadcast_at_log_offset(packet, opts, recovery)
+            return
         self._offsets += 1
         offset = f"{self._offset_prefix}.{self._offsets:x}"
         outbound = outbound_of(packet._replace(data=[*packet.data, offset]))
@@ -231,10 +234,28 @@ class ClusterAdapter(InMemoryAdapter):
         mine = len(rooms) == 1 and not opts.except_rooms and next(iter(rooms)) in self.nsp.sockets
         everywhere = not opts.flags.local and not mine
 
-        def logged() -> None:
+        def logged(_offset: str | None) -> None:
             self.deliver(None, opts, outbound)
 
         recovery.publish_logged(message, everywhere, logged)
+
+    def _broadcast_at_log_offset(
+        self, packet: Packet, opts: BroadcastOptions, recovery: RecoveryTransport
+    ) -> None:
+        """The same, with a log that names the offsets itself (``assigns_offsets``: Redis
+        Streams, whose offsets are the entries' ids, as Node's adapter has them): the packet
+        goes without one, and ``on_logged(offset)`` says which it got (None: not logged, sent
+        without one, as Node does). The receivers append it too."""
+        data = {"packet": packet, "opts": encode_options(opts)}
+        message = ClusterMessage(self.uid, self.nsp.name, MessageType.BROADCAST, data)
+
+        def logged(offset: str | None) -> None:
+            if offset is not None:
+                self.deliver(packet._replace(data=[*packet.data, offset]), opts, None)
+            else:
+                self.deliver(packet, opts, None)
+
+        recovery.publish_logged(message, not opts.flags.local, logged)
 
     # -- sessions (recovery on) -----------------------------------------------------------------
 

@@ -65,7 +65,7 @@ class WorkerBus:
         self._on_eof = on_eof
         self._decoder = FrameDecoder()
         #: Deliveries waiting for the master to confirm their broadcast is logged, in order.
-        self._awaiting_log: deque[Callable[[], None]] = deque()
+        self._awaiting_log: deque[Callable[[str | None], None]] = deque()
         self._restores: dict[int, tuple[RestoreCallback, TimerHandle]] = {}
         self._restore_ids = itertools.count(1)
         self.stream = Stream(reactor, sock, self, max_buffer=BUS_MAX_BUFFER)
@@ -94,8 +94,11 @@ class WorkerBus:
 
     # -- RecoveryTransport ----------------------------------------------------------------------
 
+    #: The adapter chooses the offsets (see ``RecoveryTransport``).
+    assigns_offsets = False
+
     def publish_logged(
-        self, message: ClusterMessage, everywhere: bool, on_logged: Callable[[], None]
+        self, message: ClusterMessage, everywhere: bool, on_logged: Callable[[str | None], None]
     ) -> None:
         target = ALL if everywhere and self.peers else MASTER
         self.stream.write(encode_message(message, self.worker_id, target))
@@ -170,7 +173,7 @@ class WorkerBus:
     def _from_master(self, kind: int, payload: bytes) -> None:
         if kind == Control.LOGGED:
             if self._awaiting_log:
-                self._awaiting_log.popleft()()
+                self._awaiting_log.popleft()(None)
             return
         if kind == Recovery.RESTORED:
             self._on_restored(payload)

@@ -139,11 +139,20 @@ class RecoveryTransport(Protocol):
     """A transport that also keeps the cluster's recovery state (the packet log and the
     sessions) where a dead server's clients can find it again (connection state recovery)."""
 
+    #: Does the log name the offsets (Redis Streams: its entries' ids)? Then a BROADCAST goes
+    #: without one and ``on_logged`` says which it got; else its data holds ``offset``, chosen
+    #: by the adapter (the fork cluster's bus).
+    assigns_offsets: bool
+
     def publish_logged(
-        self, message: ClusterMessage, everywhere: bool, on_logged: Callable[[], None]
+        self,
+        message: ClusterMessage,
+        everywhere: bool,
+        on_logged: Callable[[str | None], None],
     ) -> None:
-        """Log a BROADCAST (its data holds ``offset``) and, if ``everywhere``, send it to every
-        other server; ``on_logged()`` once it is in the log (calls come in publishing order)."""
+        """Log a BROADCAST and, if ``everywhere``, send it to every other server;
+        ``on_logged(offset)`` once it is in the log (calls come in publishing order; the offset
+        is the log's when it assigns them, else None)."""
         ...
 
     def update_session(self, nsp: str, update: dict[str, Any]) -> None:
