@@ -1,19 +1,30 @@
-"""Hostile input on the Redis channels of the pub/sub adapter: garbage, truncated msgpack,
-oversized, foreign-version and unknown-type messages, and answers nobody asked for, on every
-channel the adapter listens to. Each is logged and dropped; the server stays alive and its fleet
-keeps working (a chat message still crosses, a fetch still gathers both servers)."""
+"""Faults of the Redis adapters.
+
+- Hostile input on the Redis channels of the pub/sub adapter: garbage, truncated msgpack,
+  oversized, foreign-version and unknown-type messages, and answers nobody asked for, on every
+  channel the adapter listens to. Each is logged and dropped; the server stays alive and its
+  fleet keeps working (a chat message still crosses, a fetch still gathers both servers).
+- Redis going away under the streams adapter (a ``redis-server`` of the test's own): each server
+  keeps delivering to its own clients, counts what it could not publish, and once Redis is back
+  the cross-server chat resumes within 5 s, by itself. (The pub/sub adapter's own test of this
+  is in ``test_redis_pubsub.py``.)"""
 
 from __future__ import annotations
 
 import json
 import logging
 import secrets
+import time
 
 import msgpack
 import pytest
 
-from .chat.helpers import NodeClient, node
-from .redis_support import redis_up
+import sio
+from cli.chat import install_chat
+from cluster.redis.streams import redis_streams_adapter_factory
+
+from .chat.helpers import Loop, NodeClient, ServerHandle, node
+from .redis_support import own_redis, redis_up
 from .test_redis_pubsub import _redis_command, numsub, start_python_server, wait_until
 
 pytestmark = [
@@ -89,3 +100,77 @@ def test_garbage_on_every_channel_is_dropped(caplog: pytest.LogCaptureFixture) -
             client.close()
         second.stop()
         first.stop()
+
+
+def start_streams_server(url: str, tag: str) -> ServerHandle:
+    loop = Loop()
+
+    def build() -> tuple[sio.Server, str, int]:
+        factory = redis_streams_adapter_factory(
+            loop.reactor,
+            url,
+            stream_name=f"sio-test-{tag}",
+            channel_prefix=f"sio-test-{tag}",
+            session_key_prefix=f"sio-test-{tag}:",
+            nodes_interval=0.2,
+        )
+        io = sio.Server(reactor=loop.reactor, adapter=factory)
+        install_chat(io)
+        host, port = io.listen("127.0.0.1", 0)
+        return io, host, port
+
+    io, host, port = loop.call(build)
+    return ServerHandle(io, loop, host, port)
+
+
+def peers(server: ServerHandle) -> frozenset[str]:
+    return server.loop.call(  # type: ignore[no-any-return]
+        lambda: server.io.of("/").adapter.transport.nodes  # type: ignore[attr-defined]
+    )
+
+
+def test_streams_adapter_redis_down_then_back() -> None:
+    node()
+    tag = secrets.token_hex(4)
+    clients: list[NodeClient] = []
+    with own_redis() as redis:
+        first = start_streams_server(redis.url, tag)
+        second = start_streams_server(redis.url, tag)
+        try:
+            wait_until("the two servers to see each other", lambda: peers(first) and peers(second))
+
+            def connect(server: ServerHandle, user: str) -> NodeClient:
+                made = NodeClient(server.url, auth={"user": user}, transports=["websocket"])
+                clients.append(made)
+                made.expect("connect")
+                return made
+
+            a, a2, b = connect(first, "A"), connect(first, "A2"), connect(second, "B")
+            a.emit("chat message", "A", "one")
+            for other in (a2, b):
+                assert other.expect("event", name="chat message")["args"] == ["one from A"]
+
+            redis.stop()
+            a.emit("chat message", "A", "two")  # Redis down: this server's own clients only
+            assert a2.expect("event", name="chat message")["args"] == ["two from A"]
+            b.assert_no_event("chat message")
+            link = first.loop.call(lambda: first.io.of("/").adapter.transport.link)
+            assert first.loop.call(lambda: link.client.dropped) >= 1  # counted, visible
+
+            redis.start()
+            back = time.monotonic()
+            # Resumed once a message crosses; each try is one chat message and its wait.
+            while True:
+                b.emit("chat message", "B", "three")
+                try:
+                    got = a.expect("event", name="chat message", timeout=0.5)
+                except AssertionError:
+                    assert time.monotonic() - back < 5, "not resumed within 5 s"
+                    continue
+                assert got["args"] == ["three from B"]
+                break
+        finally:
+            for made in clients:
+                made.close()
+            second.stop()
+            first.stop()

@@ -324,7 +324,7 @@ def until(predicate: Callable[[], bool], what: str, timeout: float = 2 * WAIT) -
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+
 
 
 def form_fleet(servers: list[Any]) -> None:
