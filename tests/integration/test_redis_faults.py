@@ -4,7 +4,8 @@
   oversized, foreign-version and unknown-type messages, and answers nobody asked for, on every
   channel the adapter listens to. Each is logged and dropped; the server stays alive and its
   fleet keeps working (a chat message still crosses, a fetch still gathers both servers).
-- Redis going away under the streams adapter (a ``redis-server`` of the test's own): each server
+- Garbage on the streams adapter's stream and channels, then Redis going away under it (a
+  ``redis-server`` of the test's own): each server
   keeps delivering to its own clients, counts what it could not publish, and once Redis is back
   the cross-server chat resumes within 5 s, by itself. (The pub/sub adapter's own test of this
   is in ``test_redis_pubsub.py``.)"""
@@ -145,6 +146,13 @@ def test_streams_adapter_redis_down_then_back() -> None:
                 made.expect("connect")
                 return made
 
+            # Garbage on the stream and on its request and answer channels: dropped.
+            uid = first.loop.call(lambda: first.io.of("/").adapter.transport.link.uid)
+            for payload in hostile_messages(uid):
+                for channel in (f"sio-test-{tag}#/#", f"sio-test-{tag}#/#{uid}#"):
+                    _redis_command("PUBLISH", channel, payload.decode("latin-1"), port=redis.port)
+            for fields in (("foo", "bar"), ("uid", "x", "nsp", "/", "type", "77", "data", "{}")):
+                _redis_command("XADD", f"sio-test-{tag}", "*", *fields, port=redis.port)
             a, a2, b = connect(first, "A"), connect(first, "A2"), connect(second, "B")
             a.emit("chat message", "A", "one")
             for other in (a2, b):
