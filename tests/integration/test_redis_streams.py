@@ -326,7 +326,6 @@ def until(predicate: Callable[[], bool], what: str, timeout: float = 2 * WAIT) -
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
 
 
-
 def form_fleet(servers: list[Any]) -> None:
     """Wait until every server counts every other (ours by uid, Node's by ``serverCount``)."""
     total = len(servers)
