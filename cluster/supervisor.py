@@ -356,7 +356,9 @@ class Supervisor:
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         if self._listener is not None:
-            self._listener.sock.close()
+            # Its socket and its spare fd, not ``close()``: that would unregister it from the
+            # epoll instance this child shares with the master.
+            self._listener.close_fds()
         for peeker in self._peekers:
             peeker.conn.close()
         for other in self.slots:

@@ -22,6 +22,7 @@ from .errors import EngineIOError, ParseError
 from .net.http_client import HttpClientConnection, HttpResult
 from .net.websocket import WebSocketConnection
 from .protocol.handshake import OpenPayload
+from .protocol.json_depth import json_depth_exceeds
 from .protocol.packet import Packet, PacketType, decode_packet
 from .protocol.payload import decode_payload, encode_payload
 
@@ -33,6 +34,10 @@ _counter = itertools.count()
 
 #: Seconds a polling close waits for its last POST (the one carrying CLOSE) before giving up.
 CLOSE_TIMEOUT = 5.0
+#: Deepest nesting of arrays/objects accepted in a server's JSON (the OPEN payload, an error
+#: body) before it is parsed: both nest 2 deep at most; a hostile peer's 100,000 deep would
+#: otherwise raise RecursionError in ``json.loads``.
+MAX_JSON_DEPTH = 64
 
 
 class EngineClientError(EngineIOError):
@@ -272,9 +277,12 @@ class EngineClient:
         self._maybe_upgrade()
 
     def _opened(self, packet: Packet) -> bool:
+        text = str(packet.data)
         try:
-            payload = OpenPayload.from_json(str(packet.data))
-        except ValueError as exc:
+            if json_depth_exceeds(text, MAX_JSON_DEPTH):
+                raise ValueError(f"JSON nested too deeply (over {MAX_JSON_DEPTH} levels)")
+            payload = OpenPayload.from_json(text)
+        except (ValueError, RecursionError) as exc:  # RecursionError: belt and braces
             self._fail("parse error", EngineClientError(f"bad OPEN packet: {exc}"))
             return False
         self.sid = payload.sid
@@ -565,10 +573,13 @@ def _refusal(result: HttpResult) -> EngineClientError:
     """The server's refusal as an error carrying its Engine.IO code and message."""
     message = f"HTTP {result.status}"
     try:
-        body = json.loads(result.body)
+        text = result.body.decode("utf-8")
+        if json_depth_exceeds(text, MAX_JSON_DEPTH):
+            raise ValueError("JSON nested too deeply")
+        body = json.loads(text)
         if isinstance(body, dict) and "message" in body:
             message = f"HTTP {result.status}: {body['message']} (code {body.get('code')})"
-    except ValueError:
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         if result.body:
             message = f"HTTP {result.status}: {result.body[:200]!r}"
     return EngineClientError(message, result.status)

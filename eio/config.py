@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from reactor import DEFAULT_MAX_BUFFER
 
-from .net.http import DEFAULT_IDLE_TIMEOUT, HttpRequest
+from .net.http import DEFAULT_IDLE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, HttpRequest
 from .protocol.request import TransportName
 
 __all__ = ["AllowRequest", "EngineIOConfig", "OriginPolicy"]
@@ -53,6 +53,19 @@ class EngineIOConfig:
     #: Seconds an HTTP connection may wait for a request, or idle between keep-alive requests,
     #: before it is closed (60 s, as node's headersTimeout). 0: never.
     http_idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    #: Seconds an HTTP request may take to arrive whole (its body included) before it is answered
+    #: 408 and closed (300 s, as node's requestTimeout). 0: never.
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    #: Packets in one polling response at most; the rest waits for the next poll (16: a
+    #: python-engineio client drops a larger payload).
+    max_poll_packets: int = 16
+    #: Packets a polling session may have waiting for a GET before it is closed as a slow
+    #: consumer, "transport error" (128, socketioxide's ``max_buffer_size``).
+    max_poll_queue: int = 128
+    #: Packets one polling POST may carry; past it: 400 and the session closes, "parse error".
+    #: 256, not python-engineio's 16: socket.io-client sends its whole write buffer in one POST
+    #: (a burst of emits while a POST is in flight), so a legitimate client can exceed 16.
+    max_decode_packets: int = 256
 
     @property
     def ping_interval_ms(self) -> int:

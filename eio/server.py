@@ -112,7 +112,9 @@ class EngineIOServer:
             except (OSError, IndexError):
                 peer = None
         tune_accepted(sock)
-        http = HttpConnection(self.reactor, self, self.config.http_idle_timeout)
+        http = HttpConnection(
+            self.reactor, self, self.config.http_idle_timeout, self.config.request_timeout
+        )
         stream = Stream(
             self.reactor, sock, http, max_buffer=self.config.max_write_buffer, peer=peer
         )

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 #: Seconds a connection may wait for a request, or between keep-alive requests, before it is
 #: closed (node's headersTimeout is 60 s; its keepAliveTimeout, 5 s).
 DEFAULT_IDLE_TIMEOUT = 60.0
+#: Seconds a request may take to arrive whole, head and body, before it is answered 408 and
+#: closed (node's requestTimeout, 300 s).
+DEFAULT_REQUEST_TIMEOUT = 300.0
 #: Largest request head (request line + headers) we parse, as h11's default and node's 16 KiB.
 MAX_HEAD_SIZE = 16 * 1024
 
@@ -136,6 +139,8 @@ class HttpConnection:
         "_on_too_large",
         "_pending_upgrade",
         "_request",
+        "_request_since",
+        "_request_timeout",
         "reactor",
         "stream",
     )
@@ -145,10 +150,18 @@ class HttpConnection:
         reactor: Reactor,
         handler: RequestHandler,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        request_timeout: float | None = None,
     ) -> None:
         self.reactor = reactor
         self._handler = handler
         self._idle_timeout = idle_timeout
+        if request_timeout is None:  # the handler's config says (EngineIOConfig.request_timeout)
+            config = getattr(handler, "config", None)
+            request_timeout = getattr(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT)
+        #: Seconds a request may take to arrive whole (0: no limit).
+        self._request_timeout: float = request_timeout
+        #: When the request in progress began (its head was parsed).
+        self._request_since = 0.0
         #: Since when no request is in progress (None while one is).
         self._idle_since: float | None = None
         self._idle_timer: TimerHandle | None = None
@@ -165,25 +178,64 @@ class HttpConnection:
 
     def attach(self, stream: Stream) -> None:
         self.stream = stream
-        if self._idle_timeout > 0:
-            self._idle_since = self.reactor.time()
-            self._idle_timer = self.reactor.call_later(self._idle_timeout, self._check_idle)
+        self._idle_since = self.reactor.time()
+        period = self._check_period()
+        if period > 0:
+            self._idle_timer = self.reactor.call_later(period, self._check_idle)
+
+    def _check_period(self) -> float:
+        """Seconds between two checks of a connection with no deadline near (0: never check)."""
+        return self._idle_timeout if self._idle_timeout > 0 else self._request_timeout
 
     def _check_idle(self) -> None:
         """Close a connection that waited ``idle_timeout`` for a request (or for its next one
-        on keep-alive). One lazily re-armed timer per connection, however many requests."""
+        on keep-alive); answer 408 to a request whose body has not arrived within
+        ``request_timeout``. One lazily re-armed timer per connection, however many requests."""
         self._idle_timer = None
         stream = self.stream
         if stream is None or stream.closing or stream.protocol is not self:
             return  # closed, or now a websocket
+        now = self.reactor.time()
         since = self._idle_since
         if since is None:  # a request in progress: a parked poll is bounded by its session
-            self._idle_timer = self.reactor.call_later(self._idle_timeout, self._check_idle)
-        elif self.reactor.time() - since >= self._idle_timeout:
+            when = now + self._check_period()
+            if self._request_timeout > 0 and self._h11.their_state is h11.SEND_BODY:
+                deadline = self._request_since + self._request_timeout
+                if now >= deadline:
+                    self._request_timed_out()
+                    return
+                when = min(when, deadline)
+        elif self._idle_timeout <= 0:
+            when = now + self._check_period()
+        elif now - since >= self._idle_timeout:
             log.debug("closing idle HTTP connection from %s", stream.peer)
             stream.close()
+            return
         else:
-            self._idle_timer = self.reactor.call_at(since + self._idle_timeout, self._check_idle)
+            when = since + self._idle_timeout
+        self._idle_timer = self.reactor.call_at(when, self._check_idle)
+
+    def _request_timed_out(self) -> None:
+        """The request's body did not arrive in time: 408 (if not answered yet) and close."""
+        log.debug("request timeout on HTTP connection from %s", self.stream and self.stream.peer)
+        on_abort, self._on_abort = self._on_abort, None  # a POST being read: its session hears
+        self._on_body = self._on_too_large = None
+        if self._h11.our_state is h11.SEND_RESPONSE:
+            self.respond(408, [("content-type", "text/plain")], b"Request Timeout", close=True)
+        elif self.stream is not None:
+            self.stream.close()
+        if on_abort is not None:
+            on_abort()
+
+    def _arm_request_timer(self, now: float) -> None:
+        """Make the timer fire by the new request's deadline (only when the idle timer's
+        deadline may be later: a request timeout shorter than the idle timeout)."""
+        deadline = now + self._request_timeout
+        timer = self._idle_timer
+        if timer is None or timer.when > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._idle_timer = self.reactor.call_at(deadline, self._check_idle)
 
     def _stop_idle_timer(self) -> None:
         if self._idle_timer is not None:
@@ -222,7 +274,12 @@ class HttpConnection:
             except h11.RemoteProtocolError as exc:
                 self._bad_request(exc)
                 return
-            if event is h11.NEED_DATA or event is h11.PAUSED:
+            if event is h11.NEED_DATA:
+                body_len = self._body_len + self._chunk_left()  # a chunk's declared size too
+                if self._body is not None and body_len > self._body_limit:
+                    self._too_large()
+                return
+            if event is h11.PAUSED:
                 return
             kind = type(event)
             if kind is h11.Request:
@@ -236,6 +293,16 @@ class HttpConnection:
                 request = self._make_request(event)
                 self._request = request
                 self._idle_since = None
+                if request.header("transfer-encoding") is not None and (
+                    request.header("content-length") is not None
+                ):
+                    # Both framings: a request smuggling attempt (RFC 9112 section 6.3).
+                    self.respond(400, [("content-type", "text/plain")], b"Bad Request", close=True)
+                    return
+                if self._request_timeout > 0:
+                    now = self._request_since = self.reactor.time()
+                    if self._request_timeout < self._idle_timeout or self._idle_timer is None:
+                        self._arm_request_timer(now)
                 if request.is_websocket_upgrade:
                     self._pending_upgrade = request  # answer once h11 has the whole request
                 else:
@@ -280,13 +347,38 @@ class HttpConnection:
             return  # a body nobody asked for: discard it
         self._body_len += len(chunk)
         if self._body_len > self._body_limit:
-            self._body = None
-            on_too_large, self._on_too_large = self._on_too_large, None
-            self._on_body = None
-            if on_too_large is not None:
-                on_too_large()
+            self._too_large()
             return
         self._body.append(chunk)
+
+    def _too_large(self) -> None:
+        self._body = None
+        on_too_large, self._on_too_large = self._on_too_large, None
+        self._on_body = None
+        if on_too_large is not None:
+            on_too_large()
+
+    def _chunk_left(self) -> int:
+        """Bytes of the current chunk of a chunked body still to come, as its size line said.
+
+        h11 does not tell; its chunked reader keeps the count (0 if that ever changes, and
+        ``request_timeout`` still bounds the body).
+        """
+        reader = getattr(self._h11, "_reader", None)
+        left = getattr(reader, "_bytes_in_chunk", 0)
+        return left if isinstance(left, int) else 0
+
+    def _drain_body(self) -> bool:
+        """Discard the rest of the request body already received; did the request end?"""
+        conn = self._h11
+        while conn.their_state is h11.SEND_BODY:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError:
+                return False
+            if event is h11.NEED_DATA or event is h11.PAUSED or type(event) is h11.ConnectionClosed:
+                return False
+        return conn.their_state is h11.DONE
 
     def _bad_request(self, exc: h11.RemoteProtocolError) -> None:
         log.debug("bad HTTP from %s: %s", self.stream and self.stream.peer, exc)
@@ -344,6 +436,8 @@ class HttpConnection:
         self._on_body = self._on_too_large = None
         self._body = None
         self._pending_upgrade = None
+        if conn.their_state is h11.SEND_BODY and not close and not self._drain_body():
+            close = True  # answered before its body arrived: do not read on after it
         hdrs = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         hdrs.append((b"content-length", str(len(body)).encode()))
         if close:

@@ -341,6 +341,11 @@ class WebSocketConnection:
     def _remote_closed(self, event: CloseConnection) -> None:
         stream = self.stream
         ws = self._wsproto()
+        if ws.state is ConnectionState.OPEN:
+            # No close frame came (that would have left OPEN): wsproto reports a frame it could
+            # not parse as this event, with the code to answer (1002, or 1007 for bad UTF-8).
+            self._protocol_error(event.code, event.reason or "")
+            return
         if stream is not None and ws.state is ConnectionState.REMOTE_CLOSING:
             stream.write(ws.send(event.response()))
         if stream is not None:
@@ -349,6 +354,16 @@ class WebSocketConnection:
         if event.code not in (1000, 1001, 1005, 1006):
             error = WebSocketClosedError(f"closed with code {event.code}: {event.reason}")
         self._report_closed(error)
+
+    def _protocol_error(self, code: int, reason: str) -> None:
+        """The peer broke the framing: a close frame with ``code`` (RFC 6455 §7.4), then close.
+        Lingers (bounded) so that bytes the peer still sends do not reset away our close frame."""
+        self._parts, self._parts_len = None, 0
+        stream = self.stream
+        if stream is not None and not stream.closing:
+            stream.write(self._wsproto().send(CloseConnection(code=code, reason=reason)))
+            stream.close(linger=True)
+        self._report_closed(WebSocketClosedError(f"protocol error {code}: {reason}"))
 
     def _report_closed(self, exc: BaseException | None) -> None:
         if self._closed_reported:

@@ -27,6 +27,8 @@ from .packet import Packet, PacketType
 from .request import TransportName
 
 __all__ = [
+    "MAX_POLL_PACKETS",
+    "MAX_POLL_QUEUE",
     "MESSAGE_PREFIX",
     "DisconnectReason",
     "MessageReceived",
@@ -49,6 +51,14 @@ PROBE_REPLY = "3probe"
 NOOP_PACKET = "6"
 #: A MESSAGE packet is its data after this type character.
 MESSAGE_PREFIX = "4"
+#: Packets in one polling response at most; the rest waits for the next poll. python-engineio
+#: clients drop a payload of more than 16 packets (their ``max_decode_packets``).
+MAX_POLL_PACKETS = 16
+#: Packets a polling session may have waiting for its next GET before it is dropped as a slow
+#: consumer ("transport error", as a websocket that stops reading): a client that never polls
+#: again would otherwise hold every broadcast until its ping timeout. socketioxide's
+#: ``max_buffer_size`` (128).
+MAX_POLL_QUEUE = 128
 
 
 class DisconnectReason(StrEnum):
@@ -137,6 +147,8 @@ class Session:
         "_queue",
         "_upgrade_deadline",
         "_upgrade_timeout",
+        "max_poll_packets",
+        "max_poll_queue",
         "ready_state",
         "sending",
         "sid",
@@ -154,6 +166,8 @@ class Session:
         ping_timeout: float,
         upgrade_timeout: float = 10.0,
         close_timeout: float = POLLING_CLOSE_TIMEOUT,
+        max_poll_packets: int = MAX_POLL_PACKETS,
+        max_poll_queue: int = MAX_POLL_QUEUE,
     ) -> None:
         self.sid = sid
         self.transport = transport
@@ -174,6 +188,9 @@ class Session:
         self._poll_parked = False
         self._post_active = False
         self._final_poll_packet = CLOSE_PACKET
+        #: Polling only: packets per GET response, and packets that may wait for a GET.
+        self.max_poll_packets = max_poll_packets
+        self.max_poll_queue = max_poll_queue
 
     # -- outbound -------------------------------------------------------------------------------
 
@@ -197,6 +214,28 @@ class Session:
         if self.ready_state is not _OPEN:
             return None
         return MESSAGE_PREFIX + data
+
+    def check_poll_queue(self) -> SessionClosed | None:
+        """Polling: the shell calls this after queuing. More than ``max_poll_queue`` packets
+        waiting for a GET means the client stopped polling (or polls far too slowly): close at
+        once, "transport error", as a websocket reader that falls ``max_write_buffer`` behind.
+        Not on the hot path of a websocket session, which queues nothing.
+
+        Not while a GET is parked (the client is polling; it takes its share at the end of the
+        tick) or a POST is being handled (the replies to a batched POST are the client's own
+        doing: 100 CONNECTs bring 200 packets back): a burst in one tick is no zombie. Nor
+        while an upgrade is under way: polls are then answered with noops and the queue waits
+        for the websocket (``max_write_buffer`` bounds it there); the upgrade timeout bounds how
+        long that lasts."""
+        if (
+            len(self._queue) > self.max_poll_queue
+            and not self._poll_parked
+            and not self._post_active
+            and self.transport is TransportName.POLLING
+            and self.upgrade is UpgradeState.NONE
+        ):
+            return self.fail(DisconnectReason.TRANSPORT_ERROR)
+        return None
 
     def has_pending(self) -> bool:
         return bool(self._queue)
@@ -293,11 +332,17 @@ class Session:
         elif self.transport is not TransportName.POLLING:
             reply = [NOOP_PACKET]  # upgraded: release the poll; the queue goes over websocket
         elif self._queue:
+            # At most ``max_poll_packets`` per response; the rest goes with the next poll.
             # Closing: CLOSE waits for the next poll, as with the reference server (it drains
             # the queue, then closes on the next writable poll). A client handles a payload's
             # packets after its CLOSE (the official one dispatches Socket.IO packets a tick
             # later), so a DISCONNECT in the same payload would come too late.
-            reply = self.take_pending()
+            queue = self._queue
+            limit = self.max_poll_packets
+            if len(queue) > limit:
+                reply, self._queue = queue[:limit], queue[limit:]
+            else:
+                reply = self.take_pending()
         elif self.ready_state is ReadyState.CLOSING:
             reply = [CLOSE_PACKET]
             self.ready_state = ReadyState.CLOSED

@@ -49,6 +49,9 @@ class PollingTransport:
         self._poll: HttpConnection | None = None
         self._headers: list[tuple[str, str]] = []
         self._encoding: str | None = None
+        config = owner.server.config
+        self.session.max_poll_packets = config.max_poll_packets
+        self.session.max_poll_queue = config.max_poll_queue
 
     # -- Transport ------------------------------------------------------------------------------
 
@@ -58,18 +61,28 @@ class PollingTransport:
 
     def send_message(self, data: str) -> None:
         if self.session.send_message(data):
-            self.owner.mark_dirty()
+            self._queued()
 
     def send_binary(self, data: bytes) -> None:
         if self.session.send(bytes(data)):
-            self.owner.mark_dirty()
+            self._queued()
 
     def send_outbound(self, outbound: Outbound) -> None:
         session = self.session
         if session.sending:
             for packet in outbound.packets:
                 session.send(packet)
-            self.owner.mark_dirty()
+            self._queued()
+
+    def _queued(self) -> None:
+        """Packets were queued: flush at the end of the tick, or drop a client that stopped
+        polling (``Session.check_poll_queue``)."""
+        owner = self.owner
+        event = self.session.check_poll_queue()
+        if event is not None:
+            log.debug("polling queue full sid=%s", owner.sid)
+            owner.handle(event)
+        owner.mark_dirty()
 
     def flush(self) -> None:
         """Answer the parked GET if the session has something for it."""
@@ -150,10 +163,9 @@ class PollingTransport:
     def _post_body(self, conn: HttpConnection, cors: list[tuple[str, str]], body: bytes) -> None:
         owner = self.owner
         session = self.session
-        session.close_post()
         error: ParseError | None = None
         try:
-            packets = decode_payload(body)
+            packets = decode_payload(body, owner.server.config.max_decode_packets)
         except ParseError as exc:
             packets, error = exc.decoded, exc
         now = owner.server.reactor.time()
@@ -161,6 +173,8 @@ class PollingTransport:
             event = session.receive(packet, now)
             if event is not None:
                 owner.handle(event)
+        # Done after the packets: the replies they bring are no zombie's backlog.
+        session.close_post()
         if error is not None:
             log.debug("parse error on POST sid=%s: %s", owner.sid, error)
             owner.fail(DisconnectReason.PARSE_ERROR)
