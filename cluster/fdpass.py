@@ -164,8 +164,8 @@ class FdReceiver:
 def _peer_of(payload: bytes) -> tuple[str, int] | None:
     try:
         peer = json.loads(payload).get("peer")
-    except (ValueError, AttributeError):
-        return None
-    if isinstance(peer, list) and len(peer) == 2:
-        return str(peer[0]), int(peer[1])
+        if isinstance(peer, list) and len(peer) == 2:
+            return str(peer[0]), int(peer[1])
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        pass  # from our own master; never expected
     return None

@@ -154,11 +154,38 @@ def encode_json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode("ascii")
 
 
+#: Deepest JSON a frame's head may hold (a socket's ``data`` or an event's arguments inside it:
+#: the Socket.IO decoder allows 128 levels, plus the message's own).
+MAX_JSON_DEPTH = 160
+
+
 def decode_json(payload: bytes) -> Any:
     try:
-        return json.loads(payload)
+        value = json.loads(payload)
     except (ValueError, RecursionError) as exc:
         raise FrameError("bad JSON payload") from exc
+    try:
+        check_depth(value, MAX_JSON_DEPTH)
+    except ValueError as exc:
+        raise FrameError(str(exc)) from exc
+    return value
+
+
+def check_depth(value: Any, limit: int) -> None:
+    """Raises ValueError if ``value``'s lists and dicts nest deeper than ``limit`` (iterative:
+    the check itself cannot recurse)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise ValueError(f"JSON nested deeper than {limit} levels")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def encode_message(message: ClusterMessage, source: int, target: int) -> bytes:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-__all__ = ["OpenPayload"]
+from .json_depth import json_depth_exceeds
+
+__all__ = ["MAX_OPEN_DEPTH", "OpenPayload"]
+
+#: Deepest nesting accepted in an OPEN payload (a flat object: anything deep is hostile).
+MAX_OPEN_DEPTH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +38,11 @@ class OpenPayload:
         """Parse a server's OPEN payload (client side).
 
         Raises:
-            ValueError: not JSON, or a key missing or of the wrong type.
+            ValueError: not JSON (or nested deeper than an OPEN payload ever is), or a key
+                missing or of the wrong type.
         """
+        if json_depth_exceeds(text, MAX_OPEN_DEPTH):
+            raise ValueError(f"OPEN payload nested deeper than {MAX_OPEN_DEPTH} levels")
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("OPEN payload is not an object")

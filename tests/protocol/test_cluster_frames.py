@@ -475,3 +475,25 @@ def test_message_bad_placeholder_raises(
 def test_message_broadcast_head_must_be_an_object(head: Any) -> None:
     with pytest.raises(FrameError):
         decode_message(frame_of(MessageType.BROADCAST, raw_payload(head, [])))
+
+
+def test_frame_json_nested_too_deep_is_a_frame_error() -> None:
+    import pytest as _pytest
+
+    from cluster.frames import MAX_JSON_DEPTH, FrameError, decode_json
+
+    deep = b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1)
+    with _pytest.raises(FrameError):
+        decode_json(deep)
+    with _pytest.raises(FrameError):
+        decode_json(b"[" * 100_000)
+    ok = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert isinstance(decode_json(ok), list)
+
+
+def test_fd_handover_peer_garbage_is_no_peer() -> None:
+    from cluster.fdpass import _peer_of
+
+    for payload in (b"[" * 100_000, b'{"peer":["1.2.3.4","x"]}', b'{"peer":3}', b"\xff", b"[]"):
+        assert _peer_of(payload) is None
+    assert _peer_of(b'{"peer":["1.2.3.4",5]}') == ("1.2.3.4", 5)

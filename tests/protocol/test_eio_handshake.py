@@ -95,3 +95,14 @@ def test_eio_handshake_from_json_rejects(text: str) -> None:
 def test_eio_handshake_good_fixture_is_accepted() -> None:
     # Guards the BAD table: each of its cases differs from an accepted payload in one key.
     assert OpenPayload.from_json(json.dumps(GOOD)) == OpenPayload("s", ("websocket",), 1, 2, 3)
+
+
+def test_open_payload_nested_deep_is_a_value_error_not_a_recursion_error() -> None:
+    from eio.protocol.handshake import OpenPayload
+
+    for text in ("[" * 100_000, '{"sid":' + "[" * 100_000, '{"sid":"x","a":' + "{}" * 5 + "}"):
+        try:
+            OpenPayload.from_json(text)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {text[:40]!r}")
