@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 HOST   ?= 127.0.0.1
 PORT   ?= 3000
 
-.PHONY: run test test-ours test-node lint typecheck install install-test npm chromium clean bench-codecs
+.PHONY: run test test-ours test-node lint typecheck install install-test npm chromium clean bench-codecs fuzz
 
 run: $(VENV)/.installed
 	$(VENV)/bin/sio-chat server --host $(HOST) --port $(PORT)
@@ -75,3 +75,9 @@ bench-codecs: $(VENV)/.installed
 	PYTHONPATH=. $(PY) benchmarks/echo_path.py
 	PYTHONPATH=. $(PY) benchmarks/broadcast_path.py
 	PYTHONPATH=. $(PY) benchmarks/connect_path.py
+
+# The decoder property tests (tests/protocol/test_fuzz_decoders.py) with the Hypothesis "fuzz"
+# profile: at least FUZZ_TOTAL inputs in all (not part of `make test`, which runs them bounded).
+FUZZ_TOTAL ?= 1000000
+fuzz: $(VENV)/.installed-test
+	PYTHONPATH=. $(PY) benchmarks/fuzz.py --total $(FUZZ_TOTAL)

@@ -61,6 +61,8 @@ class ReplyReader:
                 reply = self._reader.gets()
             except hiredis.ProtocolError as exc:
                 raise ProtocolError(str(exc)) from exc
+            except TypeError as exc:  # a RESP3 map keyed by an array or a map: not for us
+                raise ProtocolError(f"unusable reply: {exc}") from exc
             if reply is False:
                 return
             yield reply
