@@ -183,8 +183,10 @@ class WebSocketConnection:
             return
         self.stream.write(ws.send(event))
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
-        """Send a close frame (if still possible) and close the TCP connection after it."""
+    def close(self, code: int = 1000, reason: str = "", linger: bool = False) -> None:
+        """Send a close frame (if still possible) and close the TCP connection after it
+        (``linger``: reading and dropping what the peer still sends, bounded, so that it does
+        not reset our close frame away)."""
         stream = self.stream
         if stream is None or stream.closed:
             return
@@ -193,7 +195,7 @@ class WebSocketConnection:
             stream.write(_frame(0x8, _PACK_CODE(code) + reason.encode("utf-8")[:123]))
         elif ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
             stream.write(ws.send(CloseConnection(code=code, reason=reason)))
-        stream.close()
+        stream.close(linger=linger)
 
     # -- StreamProtocol -------------------------------------------------------------------------
 
@@ -335,7 +337,7 @@ class WebSocketConnection:
 
     def _too_big(self) -> None:
         self._parts, self._parts_len = None, 0
-        self.close(1009, "message too big")
+        self.close(1009, "message too big", linger=True)
         self._report_closed(MessageTooBigError(f"message over {self.max_message} bytes"))
 
     def _remote_closed(self, event: CloseConnection) -> None:
