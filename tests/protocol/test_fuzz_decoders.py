@@ -65,6 +65,8 @@ from sio.protocol.recovery import recovery_auth
 settings.register_profile(
     "ci",
     max_examples=200,
+    # The same examples on every run: `make test` is reproducible; `make fuzz` explores.
+    derandomize=True,
     deadline=None,
     database=None,  # no .hypothesis/ in the work tree; failures print their reproduction blob
     print_blob=True,
@@ -849,11 +851,29 @@ def test_streams_decode_entry_raises_only_stream_format_error(fields: dict[str, 
         streams_format.decode_entry(fields)
 
 
+def _has_infinity(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and item in (float("inf"), float("-inf")):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
 @FUZZ
 @given(_stream_messages)
 def test_streams_entry_round_trip(message: ClusterMessage) -> None:
     _count("streams_entry_round_trip")
-    encoded = streams_format.encode_entry(message)
+    try:
+        encoded = streams_format.encode_entry(message)
+    except StreamFormatError:
+        # Documented: an infinite float cannot be JSON (and this data goes as JSON).
+        assert _has_infinity(message.data), message
+        return
     fields = {
         encoded[i]: encoded[i + 1].encode("utf-8", "surrogatepass")
         for i in range(0, len(encoded), 2)
