@@ -49,7 +49,10 @@ def main() -> int:
     print(f"fuzz: {tests} property tests x {per_test} examples = {tests * int(per_test):,} planned")
     counts = _Counts()
     start = time.monotonic()
-    code = pytest.main(["-q", "-p", "no:cacheprovider", str(TESTS), *pytest_args], plugins=[counts])
+    # --timeout=0: the suite's 60 s per-test limit (pytest-timeout) is for make test, not for
+    # 50,000 examples of one property.
+    argv = ["-q", "-p", "no:cacheprovider", "--timeout=0", str(TESTS), *pytest_args]
+    code = pytest.main(argv, plugins=[counts])
     elapsed = time.monotonic() - start
     for name, count in sorted(counts.per_test.items()):
         print(f"  {name:40} {count:>10,}")
