@@ -8,14 +8,24 @@ from __future__ import annotations
 
 from .alarm import Alarmed
 from .clock import Clock, MonotonicClock
-from .connector import Connector
+from .connector import Connector, ResolveFunction
 from .listener import Listener, open_listening_socket, tune_accepted
 from .loop import Flushable, IOHandler, Reactor, raise_fd_limit
 from .stream import DEFAULT_MAX_BUFFER, SlowConsumerError, Stream, StreamProtocol
 from .timers import TimerHandle, TimerHeap
+from .tls import (
+    DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+    TlsConfigError,
+    TlsError,
+    TlsHandshakeTimeout,
+    TlsStream,
+    client_tls_context,
+    server_tls_context,
+)
 
 __all__ = [
     "DEFAULT_MAX_BUFFER",
+    "DEFAULT_TLS_HANDSHAKE_TIMEOUT",
     "Alarmed",
     "Clock",
     "Connector",
@@ -24,12 +34,19 @@ __all__ = [
     "Listener",
     "MonotonicClock",
     "Reactor",
+    "ResolveFunction",
     "SlowConsumerError",
     "Stream",
     "StreamProtocol",
     "TimerHandle",
     "TimerHeap",
+    "TlsConfigError",
+    "TlsError",
+    "TlsHandshakeTimeout",
+    "TlsStream",
+    "client_tls_context",
     "open_listening_socket",
     "raise_fd_limit",
+    "server_tls_context",
     "tune_accepted",
 ]

@@ -1,22 +1,108 @@
-"""Non-blocking outgoing TCP connections on the reactor."""
+"""Non-blocking outgoing TCP connections on the reactor, names resolved off the loop.
+
+``socket.getaddrinfo`` blocks (for seconds, when DNS is slow): a name is resolved on a resolver
+thread (``Resolver``), which hands the result back with ``call_soon_threadsafe``; an IP literal
+skips it. The connect timeout counts from the start, resolution included.
+"""
 
 from __future__ import annotations
 
 import errno
+import ipaddress
+import os
+import queue
 import socket
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from .listener import tune_accepted
 from .loop import Reactor
 from .timers import TimerHandle
 
-__all__ = ["Connector"]
+__all__ = ["Connector", "ResolveFunction", "Resolver"]
+
+#: ``resolve(host, port)``: ``socket.getaddrinfo``'s answer for a TCP connection to it.
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
+ResolveFunction = Callable[[str, int], list[AddrInfo]]
+
+#: Resolver threads per process at most: lookups beyond them wait their turn.
+MAX_RESOLVER_THREADS = 4
+
+
+def getaddrinfo_tcp(host: str, port: int) -> list[AddrInfo]:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+class Resolver:
+    """Runs ``resolve`` calls on daemon threads (started on demand, at most
+    ``MAX_RESOLVER_THREADS``) and delivers each result on the caller's reactor. Daemon threads:
+    a lookup that hangs never holds the process at exit. A forked child starts its own."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Reactor, Callable[..., Any]]] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+        self._pid = os.getpid()
+
+    def submit(
+        self,
+        reactor: Reactor,
+        resolve: ResolveFunction,
+        host: str,
+        port: int,
+        on_done: Callable[[list[AddrInfo] | None, BaseException | None], None],
+    ) -> None:
+        """Resolve ``host:port``; ``on_done(addresses, None)`` or ``on_done(None, error)`` runs
+        on ``reactor``."""
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's threads are not here
+                self._pid, self._threads, self._idle = os.getpid(), 0, 0
+                self._jobs = queue.SimpleQueue()
+            self._jobs.put((lambda: resolve(host, port), reactor, on_done))
+            if self._idle == 0 and self._threads < MAX_RESOLVER_THREADS:
+                self._threads += 1
+                threading.Thread(target=self._work, name="resolver", daemon=True).start()
+
+    def _work(self) -> None:
+        jobs = self._jobs
+        while True:
+            with self._lock:
+                self._idle += 1
+            job, reactor, on_done = jobs.get()
+            with self._lock:
+                self._idle -= 1
+            try:
+                result = job()
+            except BaseException as exc:  # delivered to the caller, never raised here
+                reactor.call_soon_threadsafe(on_done, None, exc)
+            else:
+                reactor.call_soon_threadsafe(on_done, result, None)
+
+
+#: The process's resolver.
+RESOLVER = Resolver()
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class Connector:
-    """Connect to ``(host, port)``; then ``on_connected(sock)`` or ``on_error(exc)``, once."""
+    """Connect to ``(host, port)``; then ``on_connected(sock)`` or ``on_error(exc)``, once.
 
-    __slots__ = ("_on_connected", "_on_error", "_timer", "done", "reactor", "sock")
+    ``resolve``: how a name is resolved (``socket.getaddrinfo`` by default, on the resolver
+    thread); tests inject a slow or failing one. ``timeout`` covers resolution and connecting.
+    """
+
+    __slots__ = ("_on_connected", "_on_error", "_timer", "done", "local_address", "reactor", "sock")
 
     def __init__(
         self,
@@ -27,51 +113,76 @@ class Connector:
         *,
         local_address: str | None = None,
         timeout: float = 10.0,
+        resolve: ResolveFunction = getaddrinfo_tcp,
     ) -> None:
         self.reactor = reactor
         self._on_connected = on_connected
         self._on_error = on_error
+        self.local_address = local_address
         self.done = False
-        self._timer: TimerHandle | None = None
+        self.sock: socket.socket | None = None
+        self._timer: TimerHandle | None = reactor.call_later(
+            timeout, self._fail, TimeoutError("connect timed out")
+        )
         host, port = address
+        if _is_ip_literal(host):  # no lookup: getaddrinfo answers at once
+            try:
+                addresses = socket.getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
+                )
+            except OSError as exc:
+                reactor.call_soon(self._fail, exc)
+                return
+            self._connect(addresses)
+        else:
+            RESOLVER.submit(reactor, resolve, host, port, self._resolved)
+
+    def _resolved(self, addresses: list[AddrInfo] | None, error: BaseException | None) -> None:
+        if self.done:
+            return  # cancelled, or timed out, while resolving
+        if error is not None or not addresses:
+            self._fail(error if isinstance(error, OSError) else OSError(f"cannot resolve: {error}"))
+            return
+        self._connect(addresses)
+
+    def _connect(self, addresses: list[AddrInfo]) -> None:
+        family, kind, proto, _, sockaddr = addresses[0]
         try:
-            family, kind, proto, _, sockaddr = socket.getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )[0]
             self.sock = socket.socket(family, kind, proto)
         except OSError as exc:
-            self.sock = None  # type: ignore[assignment]
-            reactor.call_soon(self._fail, exc)
+            self.reactor.call_soon(self._fail, exc)
             return
         try:
             self.sock.setblocking(False)
-            if local_address:
-                self.sock.bind((local_address, 0))
+            if self.local_address:
+                self.sock.bind((self.local_address, 0))
             code = self.sock.connect_ex(sockaddr)
         except OSError as exc:
-            reactor.call_soon(self._fail, exc)
+            self.reactor.call_soon(self._fail, exc)
             return
         if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
-            reactor.call_soon(self._fail, OSError(code, errno.errorcode.get(code, "connect")))
+            self.reactor.call_soon(
+                self._fail, OSError(code, errno.errorcode.get(code, "connect"))
+            )
             return
-        reactor.register_writer_only(self.sock, self)
-        self._timer = reactor.call_later(timeout, self._fail, TimeoutError("connect timed out"))
+        self.reactor.register_writer_only(self.sock, self)
 
     def on_readable(self) -> None:  # pragma: no cover - registered for writing only
         pass
 
     def on_writable(self) -> None:
-        if self.done:
+        sock = self.sock
+        if self.done or sock is None:
             return
-        code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if code:
             self._fail(OSError(code, errno.errorcode.get(code, "connect")))
             return
         self.done = True
         self._cancel_timer()
-        self.reactor.unregister(self.sock)
-        tune_accepted(self.sock)
-        self._on_connected(self.sock)
+        self.reactor.unregister(sock)
+        tune_accepted(sock)
+        self._on_connected(sock)
 
     def cancel(self) -> None:
         if not self.done:

@@ -26,6 +26,7 @@ from eio import (
 from reactor import Reactor
 
 from .cluster_support import ClientLoop
+from .tls_support import TlsFiles, make_tls_files
 
 T = TypeVar("T")
 
@@ -181,3 +182,9 @@ def loop() -> Iterator[ClientLoop]:
     client_loop = ClientLoop()
     yield client_loop
     client_loop.close()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """Certificates made by trustme for this test session (see ``tls_support``)."""
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
