@@ -98,6 +98,8 @@ class ChatClient:
         path: str = "/socket.io/",
         reconnection_attempts: float = math.inf,
         reconnection_delay: float = 1.0,
+        ssl_verify: bool = True,
+        ca_file: str | None = None,
         retries: int = RETRIES,
         ack_timeout: float = ACK_TIMEOUT,
         stdin: IO[str] | None = None,
@@ -119,6 +121,8 @@ class ChatClient:
             reconnection_attempts=reconnection_attempts,
             reconnection_delay=reconnection_delay,
             reconnection_delay_max=max(5.0, reconnection_delay),
+            ssl_verify=ssl_verify,
+            ca_file=ca_file,
         )
         # Retries start off: they are turned on at each connection to a server with connection
         # state recovery (``_on_connect``). Every ack (commands) gets ``ack_timeout``.
@@ -180,6 +184,11 @@ class ChatClient:
 
     def _on_connect_error(self, error: ConnectError) -> None:
         self.console.status(f"connection failed: {error}")
+        if self.manager.fatal_error is not None:
+            # A refused certificate will be refused again: stop and say why.
+            self.console.status("not reconnecting: the server's certificate was refused")
+            self.exit_code = 1
+            self._stop_soon()
 
     def _gave_up(self) -> None:
         self.console.status("gave up reconnecting")

@@ -14,7 +14,13 @@ import click
 import sio
 from cluster import ClusterConfig, Supervisor, check_redis_adapter_url, redis_adapter_factory
 from eio import EngineIOServer
-from reactor import Reactor
+from reactor import (
+    DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+    Reactor,
+    TlsConfigError,
+    client_tls_context,
+    server_tls_context,
+)
 
 from .apps import EngineIOEcho, engine_io_conformance_config, socket_io_conformance_server
 from .chat import install_chat, plain_http_handler
@@ -96,6 +102,27 @@ LOG_LEVEL = click.option(
     "recovery across hosts). Each worker is one server of the fleet. Needs "
     "pip install 'sio-chat[redis]'. Default: none (one host).",
 )
+@click.option(
+    "--certfile",
+    default=None,
+    metavar="FILE",
+    help="Serve https/wss with this PEM certificate chain (the key may be in it too). "
+    "Default: plain http/ws.",
+)
+@click.option(
+    "--keyfile",
+    default=None,
+    metavar="FILE",
+    help="The certificate's PEM private key (if not in --certfile).",
+)
+@click.option(
+    "--tls-handshake-timeout",
+    default=DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds a TLS handshake may take before the connection is dropped (Node allows "
+    "120, nginx 60; 0: no limit).",
+)
 @LOG_LEVEL
 def server(
     host: str,
@@ -107,6 +134,9 @@ def server(
     dispatch: str,
     recovery_window: float,
     adapter_url: str | None,
+    certfile: str | None,
+    keyfile: str | None,
+    tls_handshake_timeout: float,
     log_level: str,
 ) -> None:
     """The chat server: every "chat message" (user, message) goes to every other client as
@@ -125,6 +155,15 @@ def server(
     )
     if adapter_url is not None:
         _check_adapter_url(adapter_url)
+    tls = _tls_options(certfile, keyfile, tls_handshake_timeout)
+    if tls and trusted_proxy and count > 1:
+        # The master reads the first request's X-Forwarded-For to choose a worker; over TLS the
+        # request is encrypted until the worker's handshake, so the master cannot read it.
+        raise click.UsageError(
+            "--trusted-proxy cannot be combined with --certfile in a cluster: the master "
+            "dispatches by the first request's headers, which TLS encrypts. Let the proxy "
+            "terminate TLS, or run one worker (--workers 1)."
+        )
     if count == 1:
         reactor = Reactor()
         io = sio.Server(
@@ -134,6 +173,7 @@ def server(
             connection_state_recovery=recovery,
             http_handler=plain_http_handler("sio-chat server"),
             **_adapter_option(adapter_url, reactor),
+            **tls,
         )
         install_chat(io)
         bound_host, bound_port = io.listen(host, port)
@@ -154,6 +194,7 @@ def server(
             adapter=adapter,
             connection_state_recovery=recovery,
             http_handler=plain_http_handler(f"worker: {worker_id}"),
+            **tls,  # the master hands over TCP connections; each worker does the handshake
         )
         install_chat(io)
         return io
@@ -208,6 +249,18 @@ def server(
     "each delay randomised by +-50%.",
 )
 @click.option(
+    "--cafile",
+    default=None,
+    metavar="FILE",
+    help="For https:// URLs: also trust the CA certificates in this PEM file (besides the "
+    "system's).",
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="For https:// URLs: do not verify the server's certificate (development only).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(LEVELS),
     default="warning",
@@ -221,6 +274,8 @@ def client(
     path: str,
     reconnection_attempts: int,
     reconnection_delay: float,
+    cafile: str | None,
+    insecure: bool,
     log_level: str,
 ) -> None:
     """Chat from the terminal: each line you type is sent as a "chat message"; messages from
@@ -232,6 +287,16 @@ def client(
     names = tuple(t.strip() for t in transports.split(",") if t.strip())
     if not names or any(name not in ("polling", "websocket") for name in names):
         raise click.BadParameter("use polling and/or websocket", param_hint="--transports")
+    if insecure:
+        click.echo(
+            "warning: --insecure: the server's certificate is not verified; anyone on the "
+            "path can read and change the chat",
+            err=True,
+        )
+    try:
+        client_tls_context(cafile=cafile)  # a bad --cafile fails now, with a clear message
+    except TlsConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cafile") from None
     chat = ChatClient(
         url,
         user,
@@ -239,8 +304,26 @@ def client(
         path=path,
         reconnection_attempts=reconnection_attempts or math.inf,
         reconnection_delay=reconnection_delay,
+        ssl_verify=not insecure,
+        ca_file=cafile,
     )
     exit_now(chat.run())
+
+
+def _tls_options(
+    certfile: str | None, keyfile: str | None, handshake_timeout: float
+) -> dict[str, Any]:
+    """sio.Server's TLS options, or {} for plain http; the files are checked now, before any
+    worker starts."""
+    if certfile is None:
+        if keyfile is not None:
+            raise click.UsageError("--keyfile needs --certfile")
+        return {}
+    try:
+        context = server_tls_context(certfile, keyfile)
+    except TlsConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    return {"ssl_context": context, "tls_handshake_timeout": handshake_timeout}
 
 
 def _check_adapter_url(url: str) -> None:

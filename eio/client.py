@@ -11,15 +11,16 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import ssl
 from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
-from reactor import Reactor, TimerHandle
+from reactor import Reactor, TimerHandle, client_tls_context
 
 from .errors import EngineIOError, ParseError
-from .net.http_client import HttpClientConnection, HttpResult
+from .net.http_client import HttpClientConnection, HttpClientError, HttpResult
 from .net.websocket import WebSocketConnection
 from .protocol.handshake import OpenPayload
 from .protocol.json_depth import json_depth_exceeds
@@ -44,11 +45,16 @@ class EngineClientError(EngineIOError):
     """Why a client connection failed (refused handshake, network error, bad packet).
 
     ``status`` is the HTTP status of a refusal, None for any other failure.
+    ``certificate_refused``: the server's TLS certificate failed verification (expired, for
+    another name, from an unknown CA): trying again will not help.
     """
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, *, certificate_refused: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.certificate_refused = certificate_refused
 
 
 class ClientState(Enum):
@@ -79,15 +85,23 @@ class ClientListener(Protocol):
         ...
 
 
-def parse_url(url: str) -> tuple[str, int, str]:
-    """``http://host:port`` (or ws://) -> (host, port, Host header)."""
+#: URL scheme -> (TLS?, default port). The transports follow the scheme's security: an https
+#: URL's websocket is wss, a ws URL's polling is http.
+SCHEMES = {"http": (False, 80), "ws": (False, 80), "https": (True, 443), "wss": (True, 443)}
+
+
+def parse_url(url: str) -> tuple[str, int, str, bool]:
+    """``http://host:port`` (or ws://, https://, wss://) -> (host, port, Host header, TLS?)."""
     parts = urlsplit(url if "://" in url else "http://" + url)
-    if parts.scheme not in ("http", "ws"):
-        raise ValueError(f"unsupported URL scheme {parts.scheme!r} (http:// or ws:// only)")
+    if parts.scheme not in SCHEMES:
+        raise ValueError(
+            f"unsupported URL scheme {parts.scheme!r} (http://, https://, ws:// or wss://)"
+        )
+    tls, default_port = SCHEMES[parts.scheme]
     host = parts.hostname or "localhost"
-    port = parts.port or 80
-    host_header = parts.netloc or host
-    return host, port, host_header
+    port = parts.port or default_port
+    host_header = parts.netloc.rpartition("@")[2] or host
+    return host, port, host_header, tls
 
 
 class EngineClient:
@@ -105,11 +119,19 @@ class EngineClient:
         query: dict[str, str] | None = None,
         headers: list[tuple[str, str]] | None = None,
         local_address: str | None = None,
+        ssl_verify: bool = True,
+        ca_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.reactor = reactor
         self.listener = listener
-        host, port, self._host_header = parse_url(url)
+        host, port, self._host_header, tls = parse_url(url)
         self._address = (host, port)
+        #: For https/wss URLs: ``ssl_context`` if given, else the system's CAs plus ``ca_file``,
+        #: verifying the certificate and the host name unless ``ssl_verify`` is False.
+        self.ssl_context: ssl.SSLContext | None = None
+        if tls:
+            self.ssl_context = ssl_context or client_tls_context(cafile=ca_file, verify=ssl_verify)
         self._path = "/" + path.strip("/") + "/"
         self.transports = tuple(transports)
         if not self.transports or any(t not in ("polling", "websocket") for t in self.transports):
@@ -199,7 +221,11 @@ class EngineClient:
 
     def _http(self) -> HttpClientConnection:
         return HttpClientConnection(
-            self.reactor, self._address, self._host_header, local_address=self.local_address
+            self.reactor,
+            self._address,
+            self._host_header,
+            local_address=self.local_address,
+            ssl_context=self.ssl_context,
         )
 
     def _target(self, transport: str) -> str:
@@ -229,6 +255,8 @@ class EngineClient:
         if self.state is ClientState.OPENING and error is None and reason != "forced close":
             # Whoever opened us hears why the attempt failed, even from a silent peer.
             error = EngineClientError(f"{reason} before the handshake completed")
+        elif isinstance(error, HttpClientError) and error.certificate_refused:
+            error = EngineClientError(str(error), certificate_refused=True)
         self.state = ClientState.CLOSED
         self._generation += 1
         self._closing = False

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from reactor import DEFAULT_MAX_BUFFER
+from reactor import DEFAULT_MAX_BUFFER, DEFAULT_TLS_HANDSHAKE_TIMEOUT
 
 from .net.http import DEFAULT_IDLE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, HttpRequest
 from .protocol.request import TransportName
@@ -66,6 +67,12 @@ class EngineIOConfig:
     #: 256, not python-engineio's 16: socket.io-client sends its whole write buffer in one POST
     #: (a burst of emits while a POST is in flight), so a legitimate client can exceed 16.
     max_decode_packets: int = 256
+    #: Serve TLS (https, wss) with this server context (None: plain TCP). See
+    #: ``reactor.server_tls_context`` to make one from a certificate and key file.
+    ssl_context: ssl.SSLContext | None = None
+    #: Seconds a TLS handshake may take before the connection is dropped (10 s; Node's
+    #: ``handshakeTimeout`` is 120 s, nginx's ``ssl_handshake_timeout`` 60 s). 0: no limit.
+    tls_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT
 
     @property
     def ping_interval_ms(self) -> int:

@@ -8,13 +8,23 @@ is one session; its transports are in ``eio/transports/``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 from collections.abc import Callable
 
 from wsproto.extensions import PerMessageDeflate
 
-from reactor import Listener, Reactor, Stream, TimerHandle, open_listening_socket, tune_accepted
+from reactor import (
+    Listener,
+    Reactor,
+    Stream,
+    TimerHandle,
+    TlsStream,
+    open_listening_socket,
+    server_tls_context,
+    tune_accepted,
+)
 
 from .config import EngineIOConfig
 from .errors import ErrorCode, RequestError
@@ -56,6 +66,11 @@ class EngineIOServer:
         handler: the layer above (see ``eio.handler.Handler``).
         config: settings; see ``EngineIOConfig`` for every default.
         http_handler: serves requests outside the Engine.IO path (404 when absent or None).
+        certfile, keyfile: serve TLS with this certificate chain and key (PEM files; the key may
+            be in ``certfile``); the same as ``config.ssl_context = server_tls_context(...)``.
+
+    Raises:
+        reactor.TlsConfigError: ``certfile`` or ``keyfile`` cannot be loaded.
     """
 
     def __init__(
@@ -65,10 +80,15 @@ class EngineIOServer:
         config: EngineIOConfig | None = None,
         *,
         http_handler: HttpHandler | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
     ) -> None:
         self.reactor = reactor
         self.handler = handler
         self.config = config or EngineIOConfig()
+        if certfile is not None:
+            context = server_tls_context(certfile, keyfile)
+            self.config = dataclasses.replace(self.config, ssl_context=context)
         self.http_handler = http_handler
         self.sessions: dict[str, EngineSocket] = {}
         self._path = "/" + self.config.path.strip("/") + "/" if self.config.path.strip("/") else "/"
@@ -115,9 +135,19 @@ class EngineIOServer:
         http = HttpConnection(
             self.reactor, self, self.config.http_idle_timeout, self.config.request_timeout
         )
-        stream = Stream(
-            self.reactor, sock, http, max_buffer=self.config.max_write_buffer, peer=peer
-        )
+        config = self.config
+        if config.ssl_context is None:
+            stream = Stream(self.reactor, sock, http, max_buffer=config.max_write_buffer, peer=peer)
+        else:  # the handshake happens here, in the worker when a cluster master accepted it
+            stream = TlsStream(
+                self.reactor,
+                sock,
+                http,
+                config.ssl_context,
+                handshake_timeout=config.tls_handshake_timeout,
+                max_buffer=config.max_write_buffer,
+                peer=peer,
+            )
         http.attach(stream)
         stream.on_closed = self._stream_closed
         self._streams.add(stream)

@@ -13,7 +13,7 @@ import os
 import queue
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .listener import tune_accepted
@@ -24,13 +24,13 @@ __all__ = ["Connector", "ResolveFunction", "Resolver"]
 
 #: ``resolve(host, port)``: ``socket.getaddrinfo``'s answer for a TCP connection to it.
 AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
-ResolveFunction = Callable[[str, int], list[AddrInfo]]
+ResolveFunction = Callable[[str, int], Sequence[AddrInfo]]
 
 #: Resolver threads per process at most: lookups beyond them wait their turn.
 MAX_RESOLVER_THREADS = 4
 
 
-def getaddrinfo_tcp(host: str, port: int) -> list[AddrInfo]:
+def getaddrinfo_tcp(host: str, port: int) -> Sequence[AddrInfo]:
     return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
 
 
@@ -54,7 +54,7 @@ class Resolver:
         resolve: ResolveFunction,
         host: str,
         port: int,
-        on_done: Callable[[list[AddrInfo] | None, BaseException | None], None],
+        on_done: Callable[[Sequence[AddrInfo] | None, BaseException | None], None],
     ) -> None:
         """Resolve ``host:port``; ``on_done(addresses, None)`` or ``on_done(None, error)`` runs
         on ``reactor``."""
@@ -137,7 +137,7 @@ class Connector:
         else:
             RESOLVER.submit(reactor, resolve, host, port, self._resolved)
 
-    def _resolved(self, addresses: list[AddrInfo] | None, error: BaseException | None) -> None:
+    def _resolved(self, addresses: Sequence[AddrInfo] | None, error: BaseException | None) -> None:
         if self.done:
             return  # cancelled, or timed out, while resolving
         if error is not None or not addresses:
@@ -145,7 +145,7 @@ class Connector:
             return
         self._connect(addresses)
 
-    def _connect(self, addresses: list[AddrInfo]) -> None:
+    def _connect(self, addresses: Sequence[AddrInfo]) -> None:
         family, kind, proto, _, sockaddr = addresses[0]
         try:
             self.sock = socket.socket(family, kind, proto)
@@ -161,9 +161,7 @@ class Connector:
             self.reactor.call_soon(self._fail, exc)
             return
         if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
-            self.reactor.call_soon(
-                self._fail, OSError(code, errno.errorcode.get(code, "connect"))
-            )
+            self.reactor.call_soon(self._fail, OSError(code, errno.errorcode.get(code, "connect")))
             return
         self.reactor.register_writer_only(self.sock, self)
 

@@ -22,9 +22,11 @@ the slow-reader cap counts encrypted bytes not yet taken by the kernel, ``close`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
+from typing import cast
 
 from .loop import Reactor
 from .stream import DEFAULT_MAX_BUFFER, Stream, StreamProtocol
@@ -273,7 +275,8 @@ class TlsStream(Stream):
         error: TlsError | None = None
         try:
             while True:
-                size = tls.read(len(buffer), buffer)
+                # (With a buffer, read returns a count: typeshed says bytes.)
+                size = cast(int, tls.read(len(buffer), buffer))
                 if not size:
                     eof = True
                     break
@@ -362,16 +365,14 @@ class TlsStream(Stream):
             return
         if not self._close_notified:
             self._close_notified = True
-            try:
-                self._tls.unwrap()  # puts close_notify in the outgoing BIO
-            except ssl.SSLError:
-                pass  # SSLWantReadError: the peer's close_notify has not come, and need not
+            # unwrap puts close_notify in the outgoing BIO, then raises SSLWantReadError: the
+            # peer's close_notify has not come (and need not).
+            with contextlib.suppress(ssl.SSLError):
+                self._tls.unwrap()
             data = self._outgoing.read()
             if data:
-                try:
+                with contextlib.suppress(OSError):
                     self.sock.send(data)  # best effort: a full socket buffer drops it
-                except OSError:
-                    pass
         super()._shutdown()
 
     def abort(self, exc: BaseException | None = None) -> None:

@@ -37,13 +37,14 @@ from __future__ import annotations
 import logging
 import math
 import random
+import ssl
 from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from eio import ClientListener, ClientState, EngineClient
+from eio import ClientListener, ClientState, EngineClient, EngineClientError
 from reactor import Reactor, TimerHandle
 
 from .errors import AckTimeoutError, PacketError, SocketIOError
@@ -104,6 +105,13 @@ class Manager(Listening, ClientListener):
     ``reconnection_delay_max`` (5 s), each delay randomised by ``randomization_factor`` (0.5),
     and ``timeout`` (20 s): how long one connection attempt may take before it fails with
     "timeout" (None: no limit).
+
+    TLS (https:// and wss:// URLs): the server's certificate is verified against the system's
+    CAs, plus ``ca_file``'s, and must name the URL's host. ``ssl_verify=False`` (as
+    python-socketio's switch) checks nothing: for development only. ``ssl_context``: a ready
+    client context instead. A certificate refused is fatal: the error is reported (``error``,
+    and ``connect_error`` on the sockets, its message naming the cause), ``fatal_error`` holds
+    it, and there is no reconnection (it would be refused again) until ``open()``.
     """
 
     def __init__(
@@ -117,6 +125,9 @@ class Manager(Listening, ClientListener):
         query: dict[str, str] | None = None,
         headers: list[tuple[str, str]] | None = None,
         local_address: str | None = None,
+        ssl_verify: bool = True,
+        ca_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         reconnection: bool = True,
         reconnection_attempts: float = math.inf,
         reconnection_delay: float = 1.0,
@@ -137,7 +148,12 @@ class Manager(Listening, ClientListener):
             query=query,
             headers=headers,
             local_address=local_address,
+            ssl_verify=ssl_verify,
+            ca_file=ca_file,
+            ssl_context=ssl_context,
         )
+        #: Why connecting stopped for good (a TLS certificate refused); None otherwise.
+        self.fatal_error: BaseException | None = None
         self.reconnection = reconnection
         self.reconnection_attempts = reconnection_attempts
         self.max_buffered = max_buffered
@@ -183,6 +199,7 @@ class Manager(Listening, ClientListener):
     def open(self) -> None:
         """Connect (again) now; a no-op while open or opening."""
         self._skip_reconnect = False
+        self.fatal_error = None
         self._cancel_reconnect()
         self._open_engine()
 
@@ -275,6 +292,10 @@ class Manager(Listening, ClientListener):
         self._decoder.reset()
         was_reconnecting = self._reconnecting
         opened = bool(client.sid)
+        if isinstance(error, EngineClientError) and error.certificate_refused:
+            log.info("not reconnecting: %s", error)
+            self.fatal_error = error
+            self._skip_reconnect = True
         if error is not None and not opened:
             # Never opened: the attempt failed ("error", as the official client, no "close").
             self._events.emit_local("error", error)

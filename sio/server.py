@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
@@ -29,7 +30,7 @@ from eio import (
     TransportName,
 )
 from eio import DisconnectReason as EngineReason
-from reactor import DEFAULT_MAX_BUFFER, Reactor
+from reactor import DEFAULT_MAX_BUFFER, DEFAULT_TLS_HANDSHAKE_TIMEOUT, Reactor
 
 from .adapter import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
@@ -72,6 +73,14 @@ class Server:
             ``RecoveryOptions`` (``True``: its defaults, a 2 min window): a client that lost its
             connection gets its socket back (same id, rooms and ``data``) with the events it
             missed. Every recoverable event then carries its offset as a last argument.
+        certfile, keyfile: serve https/wss with this certificate chain and private key (PEM;
+            the key may be in ``certfile``). Or ``ssl_context``: a ready server context.
+            Default: plain http/ws.
+        tls_handshake_timeout: seconds a TLS handshake may take (10; Node's 120, nginx's 60).
+
+    Raises:
+        reactor.TlsConfigError: ``certfile`` or ``keyfile`` cannot be loaded (missing,
+            unreadable, or the key does not match the certificate).
     """
 
     def __init__(
@@ -96,6 +105,10 @@ class Server:
         http_handler: HttpHandler | None = None,
         max_write_buffer: int = DEFAULT_MAX_BUFFER,
         connection_state_recovery: RecoveryOptions | bool | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        tls_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     ) -> None:
         self.reactor = reactor or Reactor()
         #: Connection state recovery's options; None when it is off.
@@ -121,8 +134,17 @@ class Server:
             cors_credentials=cors_credentials,
             allow_request=allow_request,
             max_write_buffer=max_write_buffer,
+            ssl_context=ssl_context,
+            tls_handshake_timeout=tls_handshake_timeout,
         )
-        self.eio = EngineIOServer(self.reactor, self, config, http_handler=http_handler)
+        self.eio = EngineIOServer(
+            self.reactor,
+            self,
+            config,
+            http_handler=http_handler,
+            certfile=certfile,
+            keyfile=keyfile,
+        )
         self._nsps: dict[str, Namespace] = {}
         self._parents: list[ParentNamespace] = []
         #: The main namespace ``/``.

@@ -7,12 +7,13 @@ import base64
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Callable
 
 import h11
 from wsproto.utilities import generate_accept_token
 
-from reactor import Connector, Reactor, Stream
+from reactor import DEFAULT_TLS_HANDSHAKE_TIMEOUT, Connector, Reactor, Stream, TlsError, TlsStream
 
 from ..errors import EngineIOError
 from .websocket import WebSocketConnection
@@ -26,7 +27,12 @@ MAX_HEAD_SIZE = 64 * 1024
 
 
 class HttpClientError(EngineIOError):
-    """The request failed: connection refused or lost, bad HTTP, or too large a response."""
+    """The request failed: connection refused or lost, TLS refused, bad HTTP, or too large a
+    response. ``certificate_refused``: the server's certificate failed verification."""
+
+    def __init__(self, message: str, *, certificate_refused: bool = False) -> None:
+        super().__init__(message)
+        self.certificate_refused = certificate_refused
 
 
 class HttpResult:
@@ -69,6 +75,7 @@ class HttpClientConnection:
         "local_address",
         "max_body",
         "reactor",
+        "ssl_context",
         "stream",
     )
 
@@ -80,9 +87,12 @@ class HttpClientConnection:
         *,
         local_address: str | None = None,
         max_body: int = 16 * 1024 * 1024,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.reactor = reactor
         self.address = address
+        #: TLS (SNI and hostname checking on the address's host) with this context; None: plain.
+        self.ssl_context = ssl_context
         self.host_header = host_header
         self.local_address = local_address
         self.max_body = max_body
@@ -200,7 +210,19 @@ class HttpClientConnection:
 
     def _connected(self, sock: socket.socket) -> None:
         self._connector = None
-        stream = Stream(self.reactor, sock, self, peer=self.address)
+        stream: Stream
+        if self.ssl_context is None:
+            stream = Stream(self.reactor, sock, self, peer=self.address)
+        else:  # what is written before the handshake completes is held until it has
+            stream = TlsStream(
+                self.reactor,
+                sock,
+                self,
+                self.ssl_context,
+                server_hostname=self.address[0],
+                handshake_timeout=DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+                peer=self.address,
+            )
         self.stream = stream
         stream.start()
         pending, self._pending = self._pending, None
@@ -227,7 +249,15 @@ class HttpClientConnection:
     def connection_lost(self, exc: BaseException | None) -> None:
         self.stream = None
         if self.busy:
-            self._fail(HttpClientError(f"connection lost: {exc or 'closed by peer'}"))
+            if isinstance(exc, TlsError):  # its message names the cause
+                host, port = self.address
+                self._fail(
+                    HttpClientError(
+                        f"{exc} ({host}:{port})", certificate_refused=exc.certificate_refused
+                    )
+                )
+            else:
+                self._fail(HttpClientError(f"connection lost: {exc or 'closed by peer'}"))
         self._h11 = None
 
     def _process(self) -> None:

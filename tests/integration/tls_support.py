@@ -60,7 +60,7 @@ def make_tls_files(directory: Path) -> TlsFiles:
     ca = trustme.CA()
     cafile = directory / "ca.pem"
     ca.cert_pem.write_to_path(str(cafile))
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     good = ca.issue_cert("localhost", "127.0.0.1")
     expired = ca.issue_cert(
         "localhost",
@@ -77,6 +77,8 @@ def make_tls_files(directory: Path) -> TlsFiles:
         good=_write(directory, "good", good),
         wrong_host=_write(directory, "wrong-host", ca.issue_cert("other.example")),
         expired=_write(directory, "expired", expired),
-        unknown_ca=_write(directory, "unknown-ca", trustme.CA().issue_cert("localhost", "127.0.0.1")),
+        unknown_ca=_write(
+            directory, "unknown-ca", trustme.CA().issue_cert("localhost", "127.0.0.1")
+        ),
         good_spki_sha256=base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii"),
     )
