@@ -145,7 +145,7 @@ def test_tls_client_wss_url_and_ip_address(
 
 
 def test_tls_server_bad_files_fail_clearly(tls_files: TlsFiles, tmp_path: Any) -> None:
-    with pytest.raises(TlsConfigError, match="cannot load certificate .*missing.pem"):
+    with pytest.raises(TlsConfigError, match=r"cannot load certificate .*missing\.pem"):
         sio.Server(reactor=Reactor(), certfile=str(tmp_path / "missing.pem"))
     with pytest.raises(TlsConfigError, match="does not match"):
         sio.Server(
