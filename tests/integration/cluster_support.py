@@ -246,9 +246,12 @@ class Cluster(Proc):
         self.host = match.group(1)
         self.port = int(match.group(2))
         assert int(match.group(3)) == workers
-        self.url = f"http://{self.host}:{self.port}"
+        #: Serving https (``--certfile``): readiness is checked over TLS.
+        self.tls = "--certfile" in argv
+        scheme = "https" if self.tls else "http"
+        self.url = f"{scheme}://{self.host}:{self.port}"
         if ":" in self.host:
-            self.url = f"http://[{self.host}]:{self.port}"
+            self.url = f"{scheme}://[{self.host}]:{self.port}"
         for worker in range(1, workers + 1):
             self.expect(rf"worker {worker} started \(pid \d+\)")
         # The master logs "started" after the fork: each worker is its child by then.
@@ -263,7 +266,12 @@ class Cluster(Proc):
         if ":" in host:
             return  # only ::1 to connect from: it reaches one worker
         for worker, (ip,) in source_addresses(self.workers, 1).items():
-            status, body = http_request(host, self.port, source=ip)
+            if self.tls:
+                from .tls_support import https_get
+
+                status, body = https_get(host, self.port, source=ip)
+            else:
+                status, body = http_request(host, self.port, source=ip)
             assert (status, body) == (200, f"worker: {worker}\n".encode())
 
     def worker_pids(self) -> dict[int, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import http.client
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,3 +83,35 @@ def make_tls_files(directory: Path) -> TlsFiles:
         ),
         good_spki_sha256=base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii"),
     )
+
+
+def https_get(
+    host: str,
+    port: int,
+    path: str = "/",
+    *,
+    source: str | None = None,
+    cafile: str | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, bytes]:
+    """GET over https from ``source``; verified against ``cafile``, or not at all without it
+    (to check readiness only)."""
+    if cafile is None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context(cafile=cafile)
+    conn = http.client.HTTPSConnection(
+        host,
+        port,
+        timeout=timeout,
+        context=context,
+        source_address=(source, 0) if source else None,
+    )
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
