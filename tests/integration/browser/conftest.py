@@ -20,7 +20,7 @@ import queue
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -95,7 +95,8 @@ class BrowserChatServer:
         install_chat(self.io)
         self._install_extras()
         host, port = self.io.listen("127.0.0.1", 0)
-        self.origin = f"http://{host}:{port}"
+        tls = "certfile" in options or "ssl_context" in options
+        self.origin = f"{'https' if tls else 'http'}://{host}:{port}"
         self.thread = threading.Thread(target=self.io.run, name="browser-chat", daemon=True)
         self.thread.start()
 
@@ -200,10 +201,10 @@ class ScenarioFailed(AssertionError):
 class Browser:
     """``driver.mjs`` and its Chromium: ``run(page_url, params)`` returns the scenario's result."""
 
-    def __init__(self, node: str, log: IO[str]) -> None:
+    def __init__(self, node: str, log: IO[str], chromium_args: Sequence[str] = ()) -> None:
         self.log = log
         self.proc = subprocess.Popen(
-            [node, str(DRIVER), str(CHROMIUM)],
+            [node, str(DRIVER), str(CHROMIUM), *chromium_args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,

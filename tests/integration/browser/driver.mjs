@@ -1,6 +1,6 @@
 // Drives Debian's Chromium with playwright-core for the browser interop tests.
 //
-//   node driver.mjs /usr/bin/chromium
+//   node driver.mjs /usr/bin/chromium [CHROMIUM_ARGS...]
 //
 // Prints {"type": "ready", "version": ...} once the browser runs, then reads one JSON request a
 // line on stdin:
@@ -25,6 +25,9 @@ const require = createRequire(new URL("../../node/package.json", import.meta.url
 const { chromium } = require("playwright-core");
 
 const executablePath = process.argv[2] || "/usr/bin/chromium";
+// Further arguments go to Chromium (the TLS tests pin their test certificate's key with
+// --ignore-certificate-errors-spki-list).
+const extraArgs = process.argv.slice(3);
 
 // Debian's Chromium as root on a machine without a network: no sandbox, no GPU, and none of
 // its own background traffic (updates, sync, QUIC probes).
@@ -73,7 +76,11 @@ async function run(browser, request) {
   }
 }
 
-const browser = await chromium.launch({ executablePath, args: ARGS, timeout: 30000 });
+const browser = await chromium.launch({
+  executablePath,
+  args: [...ARGS, ...extraArgs],
+  timeout: 30000,
+});
 send({ type: "ready", version: browser.version() });
 
 // One request at a time, in order.
