@@ -113,7 +113,7 @@ LOG_LEVEL = click.option(
     "--keyfile",
     default=None,
     metavar="FILE",
-    help="The certificate's PEM private key (if not in --certfile).",
+    help="The certificate's PEM private key. Default: in --certfile.",
 )
 @click.option(
     "--tls-handshake-timeout",
@@ -252,13 +252,14 @@ def server(
     "--cafile",
     default=None,
     metavar="FILE",
-    help="For https:// URLs: also trust the CA certificates in this PEM file (besides the "
-    "system's).",
+    help="For https:// URLs: also trust the CA certificates in this PEM file. Default: the "
+    "system's CAs only.",
 )
 @click.option(
     "--insecure",
     is_flag=True,
-    help="For https:// URLs: do not verify the server's certificate (development only).",
+    help="For https:// URLs: do not verify the server's certificate (development only). "
+    "Default: off (verified).",
 )
 @click.option(
     "--log-level",
