@@ -14,8 +14,10 @@ from collections.abc import Iterator
 import pytest
 
 from reactor import (
+    DEFAULT_MAX_BUFFER,
     Listener,
     Reactor,
+    SlowConsumerError,
     TlsError,
     TlsHandshakeTimeout,
     TlsStream,
@@ -72,6 +74,9 @@ class Counter(Echo):
 class TlsServer:
     def __init__(self, context: ssl.SSLContext, handshake_timeout: float = WAIT) -> None:
         self.reactor = Reactor()
+        #: Options of the next accepted stream's socket and buffer (the slow-reader test).
+        self.send_buffer = 0
+        self.max_buffer = DEFAULT_MAX_BUFFER
         self.context = context
         self.handshake_timeout = handshake_timeout
         self.ended: queue.Queue[tuple[str, BaseException | None]] = queue.Queue()
@@ -86,12 +91,15 @@ class TlsServer:
 
     def _on_accept(self, sock: socket.socket, peer: tuple[str, int] | None) -> None:
         protocol = self.protocol(self)
+        if self.send_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
         stream = TlsStream(
             self.reactor,
             sock,
             protocol,
             self.context,
             handshake_timeout=self.handshake_timeout,
+            max_buffer=self.max_buffer,
             peer=peer,
         )
         protocol.stream = stream
@@ -170,6 +178,23 @@ def test_tls_stream_holds_writes_until_the_handshake(
     server.greeting = b"welcome\n"
     with connect(server, tls_files) as client:
         assert recv_exactly(client, 8) == b"welcome\n"
+
+
+def test_tls_stream_slow_reader_hits_the_cap(server: TlsServer, tls_files: TlsFiles) -> None:
+    """The cap counts encrypted bytes the kernel has not taken: a reader that stops reading is
+    dropped (here: 64 KiB cap, small socket buffers, two 1 MB answers unread)."""
+    server.send_buffer = 16 * 1024
+    server.max_buffer = 64 * 1024
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    raw.settimeout(WAIT)
+    raw.connect(server.address)
+    with tls_files.client_context().wrap_socket(raw, server_hostname="localhost") as client:
+        client.sendall(b"size:1000000")
+        assert client.recv(1)  # the first answer is on its way; from now on nothing is read
+        client.sendall(b"size:1000000")
+        assert isinstance(server.lost(), SlowConsumerError)
+    assert_serving(server, tls_files)
 
 
 def test_tls_stream_close_sends_close_notify(server: TlsServer, tls_files: TlsFiles) -> None:

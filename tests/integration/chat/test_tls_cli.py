@@ -4,6 +4,8 @@ code 1, no retries), ``--insecure``, and wrong usage failing at startup without 
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +14,7 @@ from click.testing import CliRunner
 from cli.main import main as cli_main
 
 from ..tls_support import ServerCert, TlsFiles
-from .helpers import SIO_CHAT, Process, ServerProcess, chat_server_process, running
+from .helpers import SIO_CHAT, WAIT, Process, ServerProcess, chat_server_process, running
 
 
 def tls_server(cert: ServerCert, *extra: str) -> ServerProcess:
@@ -78,6 +80,18 @@ def test_tls_cli_client_refuses_and_stops(tls_files: TlsFiles, cert_name: str) -
             assert insecure.wait() == 0
     assert not [line for line in client.err_lines if "reconnecting" in line.lower()][1:]
     assert not [line for line in client.err_lines if "Traceback" in line]
+
+
+def test_tls_cli_handshake_timeout(tls_files: TlsFiles) -> None:
+    """--tls-handshake-timeout: a peer that connects and says nothing is dropped then."""
+    server = tls_server(tls_files.good, "--tls-handshake-timeout", "0.5")
+    with running(server.proc.stop):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as silent:
+            started = time.monotonic()
+            assert silent.recv(100) == b""
+            assert time.monotonic() - started < WAIT
+        assert server.stop() == 0
+    assert not [line for line in server.proc.err_lines if "Traceback" in line]
 
 
 def test_tls_cli_server_refuses_bad_files(tls_files: TlsFiles, tmp_path: object) -> None:
