@@ -7,6 +7,7 @@ skips it. The connect timeout counts from the start, resolution included.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
@@ -76,11 +77,12 @@ class Resolver:
             with self._lock:
                 self._idle -= 1
             try:
-                result = job()
+                result: Any = job()
+                error: BaseException | None = None
             except BaseException as exc:  # delivered to the caller, never raised here
-                reactor.call_soon_threadsafe(on_done, None, exc)
-            else:
-                reactor.call_soon_threadsafe(on_done, result, None)
+                result, error = None, exc
+            with contextlib.suppress(Exception):  # (a reactor closed meanwhile)
+                reactor.call_soon_threadsafe(on_done, result, error)
 
 
 #: The process's resolver.

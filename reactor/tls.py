@@ -180,15 +180,6 @@ class TlsStream(Stream):
         #: Encrypted bytes the kernel has not taken yet.
         self._cipher = b""
 
-    @property
-    def established(self) -> bool:
-        """Has the TLS handshake completed?"""
-        return self._established
-
-    @property
-    def tls_version(self) -> str | None:
-        return self._tls.version()
-
     def start(self, initial_data: bytes = b"") -> None:
         """Register, and start the handshake (``initial_data``: TLS bytes read elsewhere)."""
         self.sock.setblocking(False)
