@@ -211,7 +211,7 @@ class TlsStream(Stream):
         self._cancel_handshake_timer()
         log.debug("TLS with %s established (%s)", self.peer, self._tls.version())
         self._send()  # the handshake's last bytes, then what was written meanwhile
-        if not self.closed and self._incoming.pending:
+        if not self.closed:
             self._read_records()  # application data that came with the handshake's end
 
     def _handshake_timed_out(self) -> None:
