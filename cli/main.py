@@ -294,10 +294,11 @@ def client(
             "path can read and change the chat",
             err=True,
         )
-    try:
-        client_tls_context(cafile=cafile)  # a bad --cafile fails now, with a clear message
-    except TlsConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="--cafile") from None
+    if cafile is not None:
+        try:
+            client_tls_context(cafile=cafile)  # a bad --cafile fails now, with a clear message
+        except TlsConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--cafile") from None
     chat = ChatClient(
         url,
         user,
