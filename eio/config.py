@@ -66,6 +66,10 @@ class EngineIOConfig:
     #: 256, not python-engineio's 16: socket.io-client sends its whole write buffer in one POST
     #: (a burst of emits while a POST is in flight), so a legitimate client can exceed 16.
     max_decode_packets: int = 256
+    #: Open connections (TCP: HTTP, polling, websocket) the server keeps at once; one more is
+    #: answered 503 and closed. ``None``: the fd limit (RLIMIT_NOFILE) minus a reserve
+    #: (``eio.server.FD_RESERVE``), as read when the server starts. 0: no limit.
+    max_connections: int | None = None
 
     @property
     def ping_interval_ms(self) -> int:

@@ -9,6 +9,7 @@ is one session; its transports are in ``eio/transports/``.
 from __future__ import annotations
 
 import logging
+import resource
 import socket
 from collections.abc import Callable
 
@@ -47,6 +48,57 @@ JSON_HEADERS = [("content-type", "application/json")]
 #: Seconds a closing server waits for polling clients to fetch their CLOSE packet.
 CLOSE_GRACE = 1.5
 
+#: fds kept out of the default ``max_connections`` (RLIMIT_NOFILE minus this): the listening
+#: sockets, the epoll fd, the waker, the listener's spare fd, log files, the cluster's bus and
+#: fd channel, Redis connections, and the refused connections lingering below.
+FD_RESERVE = 64
+#: Refused connections (503) lingering at once; past it they are closed without lingering (a
+#: flood of them must not hold the fds the limit protects).
+MAX_REFUSED_LINGERING = 32
+#: At most one log line per this many seconds about refused connections, with counts.
+REFUSED_LOG_INTERVAL = 10.0
+#: The whole answer past ``max_connections``, built once: nginx's ``limit_conn`` status (503),
+#: a JSON body in Engine.IO's error style (code 3, as a handshake refused while shutting down),
+#: and no keep-alive. Written before the request is read: it answers whatever request comes.
+_BUSY_BODY = RequestError(ErrorCode.BAD_REQUEST, "Too many connections", 503).body()
+BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"content-type: application/json\r\n"
+    b"content-length: " + str(len(_BUSY_BODY)).encode() + b"\r\n"
+    b"retry-after: 1\r\n"
+    b"connection: close\r\n\r\n" + _BUSY_BODY
+)
+
+
+def default_max_connections() -> int:
+    """The fd limit of the process (as the reactor raised it) minus ``FD_RESERVE``."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 0
+    return max(soft - FD_RESERVE, 1)
+
+
+class _Refused:
+    """A connection past ``max_connections``: its 503 is written; what it sends is dropped."""
+
+    __slots__ = ("lingering", "server")
+
+    def __init__(self, server: EngineIOServer, lingering: bool) -> None:
+        self.server = server
+        self.lingering = lingering
+        if lingering:
+            server._refused_lingering += 1
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> None:
+        pass
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self.lingering:
+            self.server._refused_lingering -= 1
+
 
 class EngineIOServer:
     """An Engine.IO v4 server on a reactor.
@@ -79,6 +131,15 @@ class EngineIOServer:
         self._connections_closed = False
         self._grace_timer: TimerHandle | None = None
         self._on_closed: list[Callable[[], None]] = []
+        #: Open connections at most (0: no limit); see ``EngineIOConfig.max_connections``.
+        self.max_connections = (
+            default_max_connections()
+            if self.config.max_connections is None
+            else self.config.max_connections
+        )
+        self._refused_lingering = 0
+        self._refused = 0  # since the last log line
+        self._refused_logged_at: float | None = None
 
     # -- sockets --------------------------------------------------------------------------------
 
@@ -98,6 +159,11 @@ class EngineIOServer:
     def addresses(self) -> list[tuple[str, int]]:
         return [listener.address for listener in self._listeners]
 
+    @property
+    def connection_count(self) -> int:
+        """Open connections (HTTP, polling, websocket), the ones ``max_connections`` counts."""
+        return len(self._streams)
+
     def adopt(
         self,
         sock: socket.socket,
@@ -112,6 +178,9 @@ class EngineIOServer:
             except (OSError, IndexError):
                 peer = None
         tune_accepted(sock)
+        if self.max_connections and len(self._streams) >= self.max_connections:
+            self._refuse(sock, peer)
+            return
         http = HttpConnection(
             self.reactor, self, self.config.http_idle_timeout, self.config.request_timeout
         )
@@ -122,6 +191,27 @@ class EngineIOServer:
         stream.on_closed = self._stream_closed
         self._streams.add(stream)
         stream.start(initial_data)
+
+    def _refuse(self, sock: socket.socket, peer: tuple[str, int] | None) -> None:
+        """Past ``max_connections``: answer 503 and close, lingering (bounded) so the request
+        the client is sending does not turn the answer into a reset."""
+        linger = self._refused_lingering < MAX_REFUSED_LINGERING
+        stream = Stream(self.reactor, sock, _Refused(self, linger), peer=peer)
+        stream.start()
+        stream.write(BUSY_RESPONSE)
+        stream.close(linger=linger)
+        self._refused += 1
+        now = self.reactor.time()
+        last = self._refused_logged_at
+        if last is None or now - last >= REFUSED_LOG_INTERVAL:
+            log.warning(
+                "max_connections (%d) reached: %d connection(s) answered 503%s",
+                self.max_connections,
+                self._refused,
+                "" if last is None else f" in the last {now - last:.0f}s",
+            )
+            self._refused_logged_at = now
+            self._refused = 0
 
     def close(
         self,

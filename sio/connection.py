@@ -72,7 +72,9 @@ class Connection(Alarmed):
     def __init__(self, server: Server, conn: EngineSocket) -> None:
         self.server = server
         self.conn = conn
-        self.decoder = PacketDecoder(server.max_attachments)
+        self.decoder = PacketDecoder(
+            server.max_attachments, server.max_depth, server.max_ack_id_digits
+        )
         #: namespace name -> socket
         self.sockets: dict[str, Socket] = {}
         self.closed = False
@@ -88,7 +90,10 @@ class Connection(Alarmed):
         try:
             if decoder.partial is not None:
                 raise PacketError("text message while waiting for binary attachments")
-            packet = decode_text(text, self.server.max_attachments)
+            server = self.server
+            packet = decode_text(
+                text, server.max_attachments, server.max_depth, server.max_ack_id_digits
+            )
         except PacketError as exc:
             self._invalid(exc)
             return
