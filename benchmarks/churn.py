@@ -47,8 +47,8 @@ def server_stats(io: Any) -> dict[str, int]:
     """The counters a leak would show, read on the reactor thread. Live timers: those not
     cancelled (cancelled ones wait in the heap until their deadline, holding nothing)."""
     heap = io.reactor._timers._heap
-    with open("/proc/self/status") as status:
-        rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    with open("/proc/self/statm", "rb") as statm:
+        rss_kb = int(statm.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
     return {
         "sessions": len(io.eio.sessions),
         "sockets": sum(len(nsp.sockets) for nsp in io.namespaces.values()),

@@ -8,6 +8,9 @@ is one session; its transports are in ``eio/transports/``.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import logging
 import resource
 import socket
@@ -57,6 +60,12 @@ FD_RESERVE = 64
 MAX_REFUSED_LINGERING = 32
 #: At most one log line per this many seconds about refused connections, with counts.
 REFUSED_LOG_INTERVAL = 10.0
+#: When the session table empties after holding at least this many sessions, the memory they
+#: used is given back (``give_back_memory``).
+GIVE_BACK_AFTER = 256
+#: Seconds after the table emptied.
+GIVE_BACK_DELAY = 1.0
+
 #: The whole answer past ``max_connections``, built once: nginx's ``limit_conn`` status (503),
 #: a JSON body in Engine.IO's error style (code 3, as a handshake refused while shutting down),
 #: and no keep-alive. Written before the request is read: it answers whatever request comes.
@@ -76,6 +85,32 @@ def default_max_connections() -> int:
     if soft == resource.RLIM_INFINITY:
         return 0
     return max(soft - FD_RESERVE, 1)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc
+        return None
+    return trim
+
+
+_malloc_trim = _find_malloc_trim()
+
+
+def give_back_memory() -> None:
+    """The session table emptied after many sessions (a heartbeat sweep of abandoned ones, a
+    mass disconnect): their objects are freed already (no reference cycles), but the
+    interpreter's free lists (tuples, floats...) keep blocks scattered over pymalloc's arenas,
+    which it cannot give back while one block is in use, and glibc keeps the freed pages of its
+    heap. A full collection empties the free lists, ``malloc_trim(0)`` returns glibc's free
+    pages: a few ms, at most once per ``GIVE_BACK_AFTER`` sessions (measured: docs/security.md,
+    "Memory"). A busy server reuses that memory instead: it grows with the sessions it holds at
+    once, not with how many came and went."""
+    gc.collect()
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 class _Refused:
@@ -140,6 +175,8 @@ class EngineIOServer:
         self._refused_lingering = 0
         self._refused = 0  # since the last log line
         self._refused_logged_at: float | None = None
+        #: The most sessions held since memory was last given back (see ``session_ended``).
+        self._sessions_peak = 0
 
     # -- sockets --------------------------------------------------------------------------------
 
@@ -243,8 +280,14 @@ class EngineIOServer:
 
     def session_ended(self, esock: EngineSocket) -> None:
         """A session finished (called by the session itself)."""
-        if self.sessions.get(esock.sid) is esock:
-            del self.sessions[esock.sid]
+        sessions = self.sessions
+        if sessions.get(esock.sid) is esock:
+            del sessions[esock.sid]
+            if not sessions and self._sessions_peak >= GIVE_BACK_AFTER:
+                self._sessions_peak = 0
+                # A moment later: the last sessions' objects (this one is still on the stack,
+                # its disconnect still queued) must be gone first.
+                self.reactor.call_later(GIVE_BACK_DELAY, give_back_memory)
         if self._closing and not self.sessions:
             self._close_connections()
 
@@ -408,6 +451,8 @@ class EngineIOServer:
             ws.send_text(open_packet)
         esock = EngineSocket(self, sid, request, ws)
         self.sessions[sid] = esock
+        if len(self.sessions) > self._sessions_peak:
+            self._sessions_peak = len(self.sessions)
         esock.arm_timer()
         log.debug(
             "handshake sid=%s transport=%s peer=%s", sid, info.transport, request.remote_address
