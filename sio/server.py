@@ -35,7 +35,7 @@ from .adapter import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
 from .connection import Connection
 from .namespace import Middleware, Namespace, ParentNamespace
-from .protocol.packet import MAX_ACK_ID_DIGITS, MAX_ATTACHMENTS, MAX_DEPTH
+from .protocol.packet import MAX_ACK_ID_DIGITS, MAX_ATTACHMENTS, MAX_DEPTH, decode_text_with
 from .protocol.recovery import RecoveryOptions
 from .socket import Socket
 
@@ -119,10 +119,8 @@ class Server:
         max_ack_id_digits: int = MAX_ACK_ID_DIGITS,
         max_connections: int | None = None,
     ) -> None:
-        if not 1 <= max_depth <= MAX_DEPTH:
-            raise ValueError(f"max_depth must be from 1 to {MAX_DEPTH}")
-        if not 1 <= max_ack_id_digits <= MAX_ACK_ID_DIGITS:
-            raise ValueError(f"max_ack_id_digits must be from 1 to {MAX_ACK_ID_DIGITS}")
+        #: ``decode_text`` with this server's limits (ValueError for a limit past the most).
+        self.decode_packet_text = decode_text_with(max_attachments, max_depth, max_ack_id_digits)
         self.reactor = reactor or Reactor()
         #: Connection state recovery's options; None when it is off.
         self.recovery: RecoveryOptions | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import types
 from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple
@@ -26,6 +27,7 @@ __all__ = [
     "Packet",
     "PacketType",
     "decode_text",
+    "decode_text_with",
     "dumps",
     "encode_ack",
     "encode_text",
@@ -238,6 +240,26 @@ def decode_text(
     _check_payload(packet_type, data)
     # tuple.__new__ directly: the NamedTuple constructor is a Python-level call.
     return _new_packet(Packet, (packet_type, namespace or "/", data, ack_id, attachments))
+
+
+def decode_text_with(
+    max_attachments: int = MAX_ATTACHMENTS,
+    max_depth: int = MAX_DEPTH,
+    max_ack_id_digits: int = MAX_ACK_ID_DIGITS,
+) -> Callable[[str], Packet]:
+    """``decode_text`` with other limits as its defaults: ``decode(text)``. A copy of the
+    function, not a wrapper: a server's limits cost its hot path no argument and no call."""
+    if not 1 <= max_depth <= MAX_DEPTH or not 1 <= max_ack_id_digits <= MAX_ACK_ID_DIGITS:
+        raise ValueError("limits can be lowered, not raised past MAX_DEPTH / MAX_ACK_ID_DIGITS")
+    decode = types.FunctionType(
+        decode_text.__code__,
+        decode_text.__globals__,
+        decode_text.__name__,
+        (max_attachments, max_depth, max_ack_id_digits),
+        decode_text.__closure__,
+    )
+    decode.__doc__ = decode_text.__doc__
+    return decode
 
 
 def _parse_json(text: str, max_depth: int) -> Any:
