@@ -63,8 +63,10 @@ def server_stats(io: Any) -> dict[str, int]:
 
 class _StatsPipe:
     """Answers each line on stdin with one JSON line on stdout: ``stats`` (``server_stats``);
-    with ``CHURN_TRACEMALLOC=1``, ``snapshot`` (keep one) and ``diff`` (what grew since, as a
-    list of lines: where memory is held)."""
+    the tools used to find where memory was held: ``garbage`` (what only the cycle collector
+    frees, by type), ``mallocstats`` (pymalloc's arenas and pools, on stderr), ``trim`` (a full
+    collection and ``malloc_trim(0)``, then the stats), and with ``CHURN_TRACEMALLOC=<frames>``,
+    ``snapshot`` and ``diff`` (what grew since, by allocation site)."""
 
     def __init__(self, io: Any) -> None:
         self.io = io
