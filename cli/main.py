@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -13,7 +14,7 @@ import click
 
 import sio
 from cluster import ClusterConfig, Supervisor, check_redis_adapter_url, redis_adapter_factory
-from eio import EngineIOServer
+from eio import FD_RESERVE, EngineIOServer
 from reactor import (
     DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     Reactor,
@@ -42,6 +43,85 @@ LOG_LEVEL = click.option(
     show_default=True,
     help="Logging threshold (debug shows every packet).",
 )
+
+
+def limit_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The server's limits against hostile or broken peers (docs/security.md lists each): one
+    block of options, each a ``sio.Server`` keyword (its default is the keyword's), passed on in
+    the command's ``limits``."""
+    defaults = inspect.signature(sio.Server).parameters
+    seconds = click.FloatRange(min=0, min_open=True)
+    seconds_or_never = click.FloatRange(min=0)
+    count = click.IntRange(min=1)
+    options: tuple[tuple[str, click.ParamType[Any], str], ...] = (
+        ("ping_interval", seconds, "seconds between two server pings."),
+        ("ping_timeout", seconds, "seconds a client has to answer a ping before it is dropped."),
+        (
+            "connect_timeout",
+            seconds,
+            "seconds a client has to join a namespace after its handshake.",
+        ),
+        ("upgrade_timeout", seconds, "seconds a polling client's websocket upgrade may take."),
+        (
+            "http_idle_timeout",
+            seconds_or_never,
+            "seconds a connection may wait for a request head, or idle between keep-alive "
+            "requests (0: never).",
+        ),
+        (
+            "request_timeout",
+            seconds_or_never,
+            "seconds a request may take to arrive whole, body included; then 408 (0: never).",
+        ),
+        (
+            "max_http_buffer_size",
+            count,
+            "bytes of the largest HTTP body or websocket message (then 413, or close 1009).",
+        ),
+        ("max_decode_packets", count, "packets one polling POST may carry (then 400)."),
+        (
+            "max_poll_packets",
+            count,
+            "packets in one polling response (the rest waits for the next poll).",
+        ),
+        (
+            "max_poll_queue",
+            count,
+            "packets waiting for a polling client that does not poll; then it is dropped as a "
+            "slow consumer.",
+        ),
+        ("max_write_buffer", count, "bytes a slow reader may leave unsent; then it is dropped."),
+        (
+            "max_attachments",
+            click.IntRange(min=0, max=9999),
+            "binary attachments one packet may announce.",
+        ),
+        (
+            "max_depth",
+            click.IntRange(min=1, max=defaults["max_depth"].default),  # the default is the most
+            "JSON nesting of a packet's payload (may only be lowered).",
+        ),
+        (
+            "max_ack_id_digits",
+            click.IntRange(min=1, max=defaults["max_ack_id_digits"].default),
+            "digits of an acknowledgement id (may only be lowered).",
+        ),
+    )
+    command = click.option(
+        "--max-connections",
+        type=click.IntRange(min=0),
+        default=None,
+        show_default=f"the fd limit minus {FD_RESERVE}",
+        help="Limits: open connections per process (per worker); one more is answered 503 and "
+        "closed (0: no limit).",
+    )(command)
+    for name, kind, text in reversed(options):
+        flag = "--" + name.replace("_", "-")
+        default = defaults[name].default
+        command = click.option(
+            flag, name, default=default, type=kind, show_default=True, help="Limits: " + text
+        )(command)
+    return command
 
 
 @main.command()
@@ -123,6 +203,7 @@ LOG_LEVEL = click.option(
     help="Seconds a TLS handshake may take before the connection is dropped (Node allows "
     "120, nginx 60; 0: no limit).",
 )
+@limit_options
 @LOG_LEVEL
 def server(
     host: str,
@@ -138,9 +219,13 @@ def server(
     keyfile: str | None,
     tls_handshake_timeout: float,
     log_level: str,
+    **limits: Any,
 ) -> None:
     """The chat server: every "chat message" (user, message) goes to every other client as
-    "<message> from <user>". GET / answers a line of plain text (the worker's id in a cluster)."""
+    "<message> from <user>". GET / answers a line of plain text (the worker's id in a cluster).
+
+    The "Limits:" options bound what a peer may cost (docs/security.md); in a cluster each
+    worker applies them on its own."""
     setup_logging(log_level)
     origins: str | list[str] | None = None
     if "*" in cors_origins:
@@ -174,6 +259,7 @@ def server(
             http_handler=plain_http_handler("sio-chat server"),
             **_adapter_option(adapter_url, reactor),
             **tls,
+            **limits,
         )
         install_chat(io)
         bound_host, bound_port = io.listen(host, port)
@@ -195,6 +281,7 @@ def server(
             connection_state_recovery=recovery,
             http_handler=plain_http_handler(f"worker: {worker_id}"),
             **tls,  # the master hands over TCP connections; each worker does the handshake
+            **limits,
         )
         install_chat(io)
         return io

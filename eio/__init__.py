@@ -23,10 +23,11 @@ from .protocol.packet import Packet, PacketType
 from .protocol.request import TransportName, parse_query
 from .protocol.session import DisconnectReason
 from .protocol.sid import generate_sid
-from .server import EngineIOServer, HttpHandler
+from .server import FD_RESERVE, EngineIOServer, HttpHandler
 from .socket import EngineSocket
 
 __all__ = [
+    "FD_RESERVE",
     "AllowRequest",
     "ClientListener",
     "ClientState",

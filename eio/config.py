@@ -73,6 +73,10 @@ class EngineIOConfig:
     #: Seconds a TLS handshake may take before the connection is dropped (10 s; Node's
     #: ``handshakeTimeout`` is 120 s, nginx's ``ssl_handshake_timeout`` 60 s). 0: no limit.
     tls_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT
+    #: Open connections (TCP: HTTP, polling, websocket) the server keeps at once; one more is
+    #: answered 503 and closed. ``None``: the fd limit (RLIMIT_NOFILE) minus a reserve
+    #: (``eio.server.FD_RESERVE``), as read when the server starts. 0: no limit.
+    max_connections: int | None = None
 
     @property
     def ping_interval_ms(self) -> int:

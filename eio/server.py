@@ -8,8 +8,12 @@ is one session; its transports are in ``eio/transports/``.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
+import gc
 import logging
+import resource
 import socket
 from collections.abc import Callable
 
@@ -57,6 +61,89 @@ JSON_HEADERS = [("content-type", "application/json")]
 #: Seconds a closing server waits for polling clients to fetch their CLOSE packet.
 CLOSE_GRACE = 1.5
 
+#: fds kept out of the default ``max_connections`` (RLIMIT_NOFILE minus this): the listening
+#: sockets, the epoll fd, the waker, the listener's spare fd, log files, the cluster's bus and
+#: fd channel, Redis connections, and the refused connections lingering below.
+FD_RESERVE = 64
+#: Refused connections (503) lingering at once; past it they are closed without lingering (a
+#: flood of them must not hold the fds the limit protects).
+MAX_REFUSED_LINGERING = 32
+#: At most one log line per this many seconds about refused connections, with counts.
+REFUSED_LOG_INTERVAL = 10.0
+#: When the session table empties after holding at least this many sessions, the memory they
+#: used is given back (``give_back_memory``).
+GIVE_BACK_AFTER = 256
+#: Seconds after the table emptied.
+GIVE_BACK_DELAY = 1.0
+
+#: The whole answer past ``max_connections``, built once: nginx's ``limit_conn`` status (503),
+#: a JSON body in Engine.IO's error style (code 3, as a handshake refused while shutting down),
+#: and no keep-alive. Written before the request is read: it answers whatever request comes.
+_BUSY_BODY = RequestError(ErrorCode.BAD_REQUEST, "Too many connections", 503).body()
+BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"content-type: application/json\r\n"
+    b"content-length: " + str(len(_BUSY_BODY)).encode() + b"\r\n"
+    b"retry-after: 1\r\n"
+    b"connection: close\r\n\r\n" + _BUSY_BODY
+)
+
+
+def default_max_connections() -> int:
+    """The fd limit of the process (as the reactor raised it) minus ``FD_RESERVE``."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 0
+    return max(soft - FD_RESERVE, 1)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc
+        return None
+    return trim
+
+
+_malloc_trim = _find_malloc_trim()
+
+
+def give_back_memory() -> None:
+    """The session table emptied after many sessions (a heartbeat sweep of abandoned ones, a
+    mass disconnect): their objects are freed already (no reference cycles), but the
+    interpreter's free lists (tuples, floats...) keep blocks scattered over pymalloc's arenas,
+    which it cannot give back while one block is in use, and glibc keeps the freed pages of its
+    heap. A full collection empties the free lists, ``malloc_trim(0)`` returns glibc's free
+    pages: a few ms, at most once per ``GIVE_BACK_AFTER`` sessions (measured: docs/security.md,
+    "Memory"). A busy server reuses that memory instead: it grows with the sessions it holds at
+    once, not with how many came and went."""
+    gc.collect()
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+class _Refused:
+    """A connection past ``max_connections``: its 503 is written; what it sends is dropped."""
+
+    __slots__ = ("lingering", "server")
+
+    def __init__(self, server: EngineIOServer, lingering: bool) -> None:
+        self.server = server
+        self.lingering = lingering
+        if lingering:
+            server._refused_lingering += 1
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> None:
+        pass
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self.lingering:
+            self.server._refused_lingering -= 1
+
 
 class EngineIOServer:
     """An Engine.IO v4 server on a reactor.
@@ -99,6 +186,17 @@ class EngineIOServer:
         self._connections_closed = False
         self._grace_timer: TimerHandle | None = None
         self._on_closed: list[Callable[[], None]] = []
+        #: Open connections at most (0: no limit); see ``EngineIOConfig.max_connections``.
+        self.max_connections = (
+            default_max_connections()
+            if self.config.max_connections is None
+            else self.config.max_connections
+        )
+        self._refused_lingering = 0
+        self._refused = 0  # since the last log line
+        self._refused_logged_at: float | None = None
+        #: The most sessions held since memory was last given back (see ``session_ended``).
+        self._sessions_peak = 0
 
     # -- sockets --------------------------------------------------------------------------------
 
@@ -118,6 +216,11 @@ class EngineIOServer:
     def addresses(self) -> list[tuple[str, int]]:
         return [listener.address for listener in self._listeners]
 
+    @property
+    def connection_count(self) -> int:
+        """Open connections (HTTP, polling, websocket), the ones ``max_connections`` counts."""
+        return len(self._streams)
+
     def adopt(
         self,
         sock: socket.socket,
@@ -132,6 +235,9 @@ class EngineIOServer:
             except (OSError, IndexError):
                 peer = None
         tune_accepted(sock)
+        if self.max_connections and len(self._streams) >= self.max_connections:
+            self._refuse(sock, peer)
+            return
         http = HttpConnection(
             self.reactor, self, self.config.http_idle_timeout, self.config.request_timeout
         )
@@ -152,6 +258,31 @@ class EngineIOServer:
         stream.on_closed = self._stream_closed
         self._streams.add(stream)
         stream.start(initial_data)
+
+    def _refuse(self, sock: socket.socket, peer: tuple[str, int] | None) -> None:
+        """Past ``max_connections``: answer 503 and close, lingering (bounded) so the request
+        the client is sending does not turn the answer into a reset. Over TLS: close at once."""
+        if self.config.ssl_context is not None:
+            # A 503 would need a TLS handshake first: the cost the limit is there to avoid.
+            sock.close()
+        else:
+            linger = self._refused_lingering < MAX_REFUSED_LINGERING
+            stream = Stream(self.reactor, sock, _Refused(self, linger), peer=peer)
+            stream.start()
+            stream.write(BUSY_RESPONSE)
+            stream.close(linger=linger)
+        self._refused += 1
+        now = self.reactor.time()
+        last = self._refused_logged_at
+        if last is None or now - last >= REFUSED_LOG_INTERVAL:
+            log.warning(
+                "max_connections (%d) reached: %d connection(s) answered 503%s",
+                self.max_connections,
+                self._refused,
+                "" if last is None else f" in the last {now - last:.0f}s",
+            )
+            self._refused_logged_at = now
+            self._refused = 0
 
     def close(
         self,
@@ -183,8 +314,14 @@ class EngineIOServer:
 
     def session_ended(self, esock: EngineSocket) -> None:
         """A session finished (called by the session itself)."""
-        if self.sessions.get(esock.sid) is esock:
-            del self.sessions[esock.sid]
+        sessions = self.sessions
+        if sessions.get(esock.sid) is esock:
+            del sessions[esock.sid]
+            if not sessions and self._sessions_peak >= GIVE_BACK_AFTER:
+                self._sessions_peak = 0
+                # A moment later: the last sessions' objects (this one is still on the stack,
+                # its disconnect still queued) must be gone first.
+                self.reactor.call_later(GIVE_BACK_DELAY, give_back_memory)
         if self._closing and not self.sessions:
             self._close_connections()
 
@@ -348,6 +485,8 @@ class EngineIOServer:
             ws.send_text(open_packet)
         esock = EngineSocket(self, sid, request, ws)
         self.sessions[sid] = esock
+        if len(self.sessions) > self._sessions_peak:
+            self._sessions_peak = len(self.sessions)
         esock.arm_timer()
         log.debug(
             "handshake sid=%s transport=%s peer=%s", sid, info.transport, request.remote_address

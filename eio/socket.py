@@ -37,6 +37,36 @@ log = logging.getLogger(__name__)
 _CLOSED = ReadyState.CLOSED
 
 
+class _Finished:
+    """The transport of a finished session: it drops everything. The session lets go of its
+    real transport, which points back at it, so that the session, its transport, connection
+    and the layer above's state are freed by reference counting as soon as the last outside
+    reference goes, not by the cycle collector, which an idle server may not run for minutes
+    (the dead sessions' memory would stay, and fragment the allocator's arenas)."""
+
+    __slots__ = ("name",)
+
+    writable = False
+
+    def __init__(self, name: TransportName) -> None:
+        self.name = name
+
+    def send_message(self, data: str) -> None:
+        pass
+
+    def send_binary(self, data: bytes) -> None:
+        pass
+
+    def send_outbound(self, outbound: Outbound) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class EngineSocket(Alarmed):
     """One Engine.IO session on the server: what handlers get, and its transports' glue."""
 
@@ -57,6 +87,8 @@ class EngineSocket(Alarmed):
     #: ``send(data)``: send a text message (dropped once the session is closing). The active
     #: transport's own method, bound here: the hot path of every emit and ack.
     send: Callable[[str], None]
+    #: What carries the session now (a ``_Finished`` one once the session ended).
+    active_transport: PollingTransport | WebSocketTransport | _Finished
 
     def __init__(
         self,
@@ -190,6 +222,9 @@ class EngineSocket(Alarmed):
             self.server.handler.on_disconnect(self, reason)
         except Exception:
             log.exception("error in on_disconnect handler (sid=%s)", self.sid)
+        # The layer above's state points back at this session: let go of it (see _Finished).
+        self.data = None
+        self.text_handler = None
 
     # -- the upgrade ----------------------------------------------------------------------------
 
@@ -206,6 +241,7 @@ class EngineSocket(Alarmed):
         """The candidate sent ``5``: the websocket carries the session from now on."""
         self.candidate = None
         polling = self.active_transport
+        assert not isinstance(polling, _Finished)  # a finished session has no candidate
         websocket = WebSocketTransport(self, ws)
         self._use(websocket)
         ws.listener = websocket
@@ -213,8 +249,7 @@ class EngineSocket(Alarmed):
         websocket.flush()  # what waited in the queue goes first
         self.mark_dirty()
 
-    def _use(self, transport: PollingTransport | WebSocketTransport) -> None:
-        #: What carries the session now.
+    def _use(self, transport: PollingTransport | WebSocketTransport | _Finished) -> None:
         self.active_transport = transport
         self.send = transport.send_message
 
@@ -242,7 +277,9 @@ class EngineSocket(Alarmed):
     def _finalize(self) -> None:
         self._finalized = True
         self.cancel_alarm()
-        self.active_transport.close()
+        transport = self.active_transport
+        transport.close()
+        self._use(_Finished(transport.name))  # no cycle left (see _Finished)
         if self.candidate is not None:
             self.candidate.close()
             self.candidate = None

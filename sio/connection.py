@@ -40,7 +40,7 @@ from .protocol.binary import has_binary
 from .protocol.connection import AckTimedOut, ConnectionState, ConnectTimedOut
 from .protocol.decoder import PacketDecoder
 from .protocol.encoder import encode_messages
-from .protocol.packet import Packet, PacketType, decode_text, encode_text
+from .protocol.packet import Packet, PacketType, encode_text
 from .protocol.recovery import (
     RECOVERABLE_REASONS,
     Restored,
@@ -72,7 +72,9 @@ class Connection(Alarmed):
     def __init__(self, server: Server, conn: EngineSocket) -> None:
         self.server = server
         self.conn = conn
-        self.decoder = PacketDecoder(server.max_attachments)
+        self.decoder = PacketDecoder(
+            server.max_attachments, server.max_depth, server.max_ack_id_digits
+        )
         #: namespace name -> socket
         self.sockets: dict[str, Socket] = {}
         self.closed = False
@@ -88,7 +90,7 @@ class Connection(Alarmed):
         try:
             if decoder.partial is not None:
                 raise PacketError("text message while waiting for binary attachments")
-            packet = decode_text(text, self.server.max_attachments)
+            packet = self.server.decode_packet_text(text)
         except PacketError as exc:
             self._invalid(exc)
             return

@@ -36,7 +36,7 @@ from .adapter import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
 from .connection import Connection
 from .namespace import Middleware, Namespace, ParentNamespace
-from .protocol.packet import MAX_ATTACHMENTS
+from .protocol.packet import MAX_ACK_ID_DIGITS, MAX_ATTACHMENTS, MAX_DEPTH, decode_text_with
 from .protocol.recovery import RecoveryOptions
 from .socket import Socket
 
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[Namespace], Adapter]
 F = TypeVar("F", bound=Callable[..., Any])
+#: Engine.IO's defaults (the one home of the limits' default values).
+_ENGINE = EngineIOConfig()
 
 
 class Server:
@@ -69,6 +71,18 @@ class Server:
         adapter: builds each namespace's adapter (in-memory).
         http_handler: serves the application's plain HTTP routes (404 otherwise).
         max_write_buffer: bytes a slow client may leave unread before it is dropped (4 MiB).
+        http_idle_timeout: seconds an HTTP connection may wait for a request (its head) or
+            idle between keep-alive requests before it is closed (60; 0: never).
+        request_timeout: seconds an HTTP request may take to arrive whole, body included,
+            before it is answered 408 (300; 0: never).
+        max_decode_packets: packets one polling POST may carry (256; past it: 400).
+        max_poll_packets: packets in one polling response; the rest waits for the next (16).
+        max_poll_queue: packets a polling client may leave waiting before it is closed as a
+            slow consumer (128).
+        max_depth: JSON nesting of a packet's payload (128, the most; only lowered).
+        max_ack_id_digits: digits of an acknowledgement id (15, the most; only lowered).
+        max_connections: open TCP connections at once; one more is answered 503 and closed
+            (None: the fd limit minus a reserve; 0: no limit). Per process: per worker.
         connection_state_recovery: off (None, the default, as in the reference server), or a
             ``RecoveryOptions`` (``True``: its defaults, a 2 min window): a client that lost its
             connection gets its socket back (same id, rooms and ``data``) with the events it
@@ -109,7 +123,17 @@ class Server:
         keyfile: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         tls_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+        http_idle_timeout: float = _ENGINE.http_idle_timeout,
+        request_timeout: float = _ENGINE.request_timeout,
+        max_decode_packets: int = _ENGINE.max_decode_packets,
+        max_poll_packets: int = _ENGINE.max_poll_packets,
+        max_poll_queue: int = _ENGINE.max_poll_queue,
+        max_depth: int = MAX_DEPTH,
+        max_ack_id_digits: int = MAX_ACK_ID_DIGITS,
+        max_connections: int | None = None,
     ) -> None:
+        #: ``decode_text`` with this server's limits (ValueError for a limit past the most).
+        self.decode_packet_text = decode_text_with(max_attachments, max_depth, max_ack_id_digits)
         self.reactor = reactor or Reactor()
         #: Connection state recovery's options; None when it is off.
         self.recovery: RecoveryOptions | None = None
@@ -119,6 +143,8 @@ class Server:
             self.recovery = RecoveryOptions()
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
+        self.max_depth = max_depth
+        self.max_ack_id_digits = max_ack_id_digits
         self.adapter_factory = adapter
         config = EngineIOConfig(
             path=path,
@@ -136,6 +162,12 @@ class Server:
             max_write_buffer=max_write_buffer,
             ssl_context=ssl_context,
             tls_handshake_timeout=tls_handshake_timeout,
+            http_idle_timeout=http_idle_timeout,
+            request_timeout=request_timeout,
+            max_decode_packets=max_decode_packets,
+            max_poll_packets=max_poll_packets,
+            max_poll_queue=max_poll_queue,
+            max_connections=max_connections,
         )
         self.eio = EngineIOServer(
             self.reactor,

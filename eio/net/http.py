@@ -263,6 +263,7 @@ class HttpConnection:
         self._on_body = self._on_too_large = None
         if on_abort is not None:
             on_abort()
+        self.stream = None  # it points back at us: no cycle, freed at once
 
     # -- parsing --------------------------------------------------------------------------------
 

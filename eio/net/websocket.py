@@ -284,6 +284,9 @@ class WebSocketConnection:
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._report_closed(exc)
+        # Both point back at us: no cycle, so all is freed at once, not by the cycle collector.
+        self.stream = None
+        self.listener = None
 
     def _process(self) -> None:
         ws = self._wsproto()

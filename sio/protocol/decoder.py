@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import PacketError
 from .binary import reconstruct
-from .packet import MAX_ATTACHMENTS, Packet, PacketType, decode_text
+from .packet import MAX_ACK_ID_DIGITS, MAX_ATTACHMENTS, MAX_DEPTH, Packet, PacketType, decode_text
 
 __all__ = ["PacketDecoder", "decode_messages"]
 
@@ -16,10 +16,17 @@ __all__ = ["PacketDecoder", "decode_messages"]
 class PacketDecoder:
     """Feed it Engine.IO messages; it returns complete packets (None while attachments pend)."""
 
-    __slots__ = ("_attachments", "_max_attachments", "partial")
+    __slots__ = ("_attachments", "_max_ack_id_digits", "_max_attachments", "_max_depth", "partial")
 
-    def __init__(self, max_attachments: int = MAX_ATTACHMENTS) -> None:
+    def __init__(
+        self,
+        max_attachments: int = MAX_ATTACHMENTS,
+        max_depth: int = MAX_DEPTH,
+        max_ack_id_digits: int = MAX_ACK_ID_DIGITS,
+    ) -> None:
         self._max_attachments = max_attachments
+        self._max_depth = max_depth
+        self._max_ack_id_digits = max_ack_id_digits
         #: The binary packet waiting for its attachments, if any.
         self.partial: Packet | None = None
         self._attachments: list[bytes] = []
@@ -33,7 +40,8 @@ class PacketDecoder:
         """Raises PacketError for an invalid packet or for text while attachments are due."""
         if self.partial is not None:
             raise PacketError("text message while waiting for binary attachments")
-        return self.receive_packet(decode_text(text, self._max_attachments))
+        packet = decode_text(text, self._max_attachments, self._max_depth, self._max_ack_id_digits)
+        return self.receive_packet(packet)
 
     def receive_packet(self, packet: Packet) -> Packet | None:
         """Like ``receive_text``, for text the caller decoded itself (nothing pending)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import types
 from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple
@@ -26,6 +27,7 @@ __all__ = [
     "Packet",
     "PacketType",
     "decode_text",
+    "decode_text_with",
     "dumps",
     "encode_ack",
     "encode_text",
@@ -191,8 +193,14 @@ def encode_ack(namespace: str, ack_id: int, args: list[Any] | tuple[Any, ...]) -
     return f"{head}{ack_id}{dumps(args)}"
 
 
-def decode_text(text: str, max_attachments: int = MAX_ATTACHMENTS) -> Packet:
-    """Decode the text part of a packet.
+def decode_text(
+    text: str,
+    max_attachments: int = MAX_ATTACHMENTS,
+    max_depth: int = MAX_DEPTH,
+    max_ack_id_digits: int = MAX_ACK_ID_DIGITS,
+) -> Packet:
+    """Decode the text part of a packet. The limits may be lowered, never raised past the
+    constants (``MAX_DEPTH`` also bounds the walks of ``binary.py``).
 
     Raises:
         PacketError: unknown type, bad attachment count, bad ack id, invalid JSON, or a payload
@@ -212,13 +220,13 @@ def decode_text(text: str, max_attachments: int = MAX_ATTACHMENTS) -> Packet:
             raise PacketError("too many attachments")
     ack_id: int | None = None
     if digits:
-        if len(digits) > MAX_ACK_ID_DIGITS:
+        if len(digits) > max_ack_id_digits:
             raise PacketError("ack id too long")
         ack_id = int(digits)
     start = head.end()
     data: Any = None
     if start < len(text):
-        data = _parse_json(text[start:])
+        data = _parse_json(text[start:], max_depth)
         if data is None:  # "null" is no valid payload for any type (the reference refuses it)
             raise PacketError(f"invalid payload for {packet_type.name}")
         if (  # the hot path: an event named by a string (checked in full below otherwise)
@@ -234,7 +242,27 @@ def decode_text(text: str, max_attachments: int = MAX_ATTACHMENTS) -> Packet:
     return _new_packet(Packet, (packet_type, namespace or "/", data, ack_id, attachments))
 
 
-def _parse_json(text: str) -> Any:
+def decode_text_with(
+    max_attachments: int = MAX_ATTACHMENTS,
+    max_depth: int = MAX_DEPTH,
+    max_ack_id_digits: int = MAX_ACK_ID_DIGITS,
+) -> Callable[[str], Packet]:
+    """``decode_text`` with other limits as its defaults: ``decode(text)``. A copy of the
+    function, not a wrapper: a server's limits cost its hot path no argument and no call."""
+    if not 1 <= max_depth <= MAX_DEPTH or not 1 <= max_ack_id_digits <= MAX_ACK_ID_DIGITS:
+        raise ValueError("limits can be lowered, not raised past MAX_DEPTH / MAX_ACK_ID_DIGITS")
+    decode = types.FunctionType(
+        decode_text.__code__,
+        decode_text.__globals__,
+        decode_text.__name__,
+        (max_attachments, max_depth, max_ack_id_digits),
+        decode_text.__closure__,
+    )
+    decode.__doc__ = decode_text.__doc__
+    return decode
+
+
+def _parse_json(text: str, max_depth: int) -> Any:
     try:
         if text[:1] in _JSON_WHITESPACE:
             data = _JSON_DECODE(text)
@@ -248,9 +276,9 @@ def _parse_json(text: str) -> Any:
         raise PacketError("invalid JSON payload") from exc
     # Brackets bound the depth, so only a payload that could be too deep is walked.
     if (
-        len(text) > MAX_DEPTH
-        and text.count("[") + text.count("{") > MAX_DEPTH
-        and _depth_exceeds(data, MAX_DEPTH)
+        len(text) > max_depth
+        and text.count("[") + text.count("{") > max_depth
+        and _depth_exceeds(data, max_depth)
     ):
         raise PacketError("payload nested too deeply")
     return data
