@@ -12,7 +12,14 @@ from typing import Any
 import click
 
 import sio
-from cluster import ClusterConfig, Supervisor, check_redis_adapter_url, redis_adapter_factory
+from cluster import (
+    ClusterConfig,
+    Supervisor,
+    check_metrics_available,
+    check_redis_adapter_url,
+    install_metrics,
+    redis_adapter_factory,
+)
 from eio import EngineIOServer
 from reactor import Reactor
 
@@ -96,6 +103,12 @@ LOG_LEVEL = click.option(
     "recovery across hosts). Each worker is one server of the fleet. Needs "
     "pip install 'sio-chat[redis]'. Default: none (one host).",
 )
+@click.option(
+    "--metrics",
+    is_flag=True,
+    help="Serve GET /metrics in the Prometheus text format (in a cluster: every worker's "
+    "figures, labelled worker=<id>). Needs pip install 'sio-chat[metrics]'. Default: off.",
+)
 @LOG_LEVEL
 def server(
     host: str,
@@ -107,6 +120,7 @@ def server(
     dispatch: str,
     recovery_window: float,
     adapter_url: str | None,
+    metrics: bool,
     log_level: str,
 ) -> None:
     """The chat server: every "chat message" (user, message) goes to every other client as
@@ -125,6 +139,11 @@ def server(
     )
     if adapter_url is not None:
         _check_adapter_url(adapter_url)
+    if metrics:
+        try:
+            check_metrics_available()
+        except ImportError as exc:
+            raise click.UsageError(str(exc)) from exc
     if count == 1:
         reactor = Reactor()
         io = sio.Server(
@@ -136,6 +155,8 @@ def server(
             **_adapter_option(adapter_url, reactor),
         )
         install_chat(io)
+        if metrics:
+            install_metrics(io)
         bound_host, bound_port = io.listen(host, port)
         click.echo(f"listening on {bound_host}:{bound_port}")
         run_until_signalled(io.reactor, io.close)
@@ -166,6 +187,7 @@ def server(
         trusted_proxy=trusted_proxy,
         # With Redis, recovery is the adapter's (across hosts), not the master's.
         recovery=recovery if adapter_url is None else None,
+        metrics=metrics,
     )
     supervisor = Supervisor(
         config,

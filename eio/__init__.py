@@ -23,13 +23,14 @@ from .protocol.packet import Packet, PacketType
 from .protocol.request import TransportName, parse_query
 from .protocol.session import DisconnectReason
 from .protocol.sid import generate_sid
-from .server import EngineIOServer, HttpHandler
+from .server import DeferredResponse, EngineIOServer, HttpHandler
 from .socket import EngineSocket
 
 __all__ = [
     "AllowRequest",
     "ClientListener",
     "ClientState",
+    "DeferredResponse",
     "DisconnectReason",
     "EngineClient",
     "EngineClientError",

@@ -36,12 +36,36 @@ from .socket import EngineSocket
 from .stats import EngineStats
 from .transports.polling import TEXT_HEADERS, PollingTransport
 
-__all__ = ["EngineIOServer", "HttpHandler"]
+__all__ = ["DeferredResponse", "EngineIOServer", "HttpHandler"]
 
 log = logging.getLogger(__name__)
 
-#: An application's own HTTP routes: return a response, or None for 404.
-HttpHandler = Callable[[HttpRequest], HttpResponse | None]
+
+class DeferredResponse:
+    """An answer an HTTP route gives later (gathered from other processes, say): the route
+    returns this object and calls ``resolve(response)`` once, when it has the response."""
+
+    __slots__ = ("_send",)
+
+    def __init__(self) -> None:
+        self._send: Callable[[HttpResponse], None] | None = None
+
+    def bind(self, send: Callable[[HttpResponse], None]) -> None:
+        self._send = send
+
+    def resolve(self, response: HttpResponse) -> None:
+        send, self._send = self._send, None
+        if send is not None:
+            send(response)
+
+    def abandon(self) -> None:
+        """The client went away: a later ``resolve`` sends nothing."""
+        self._send = None
+
+
+#: An application's own HTTP routes: return a response, a ``DeferredResponse``, or None
+#: for 404.
+HttpHandler = Callable[[HttpRequest], HttpResponse | DeferredResponse | None]
 
 JSON_HEADERS = [("content-type", "application/json")]
 
@@ -269,7 +293,7 @@ class EngineIOServer:
         conn.respond(error.status, JSON_HEADERS + cors, error.body(), close=close)
 
     def _serve_app(self, conn: HttpConnection, request: HttpRequest) -> None:
-        response: HttpResponse | None = None
+        response: HttpResponse | DeferredResponse | None = None
         if self.http_handler is not None:
             try:
                 response = self.http_handler(request)
@@ -278,6 +302,16 @@ class EngineIOServer:
                 response = HttpResponse(
                     500, [("content-type", "text/plain")], b"Internal Server Error\n"
                 )
+        if isinstance(response, DeferredResponse):
+            deferred = response
+            conn.park(deferred.abandon)
+            deferred.bind(lambda answer: self._respond_app(conn, request, answer))
+            return
+        self._respond_app(conn, request, response)
+
+    def _respond_app(
+        self, conn: HttpConnection, request: HttpRequest, response: HttpResponse | None
+    ) -> None:
         if response is None:
             response = HttpResponse(404, [("content-type", "text/plain")], b"Not Found\n")
         conn.respond(
