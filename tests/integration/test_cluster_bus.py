@@ -1,7 +1,7 @@
-"""The cluster bus in one process (and a metrics scrape over it, at the end): a worker's ``WorkerBus`` (the fork cluster's
-``ClusterTransport``) on one end of a socket pair, the test playing the master and the other
-workers on the other; and the master's relay (``_HubLink`` / ``Supervisor._relay``) with
-recording links.
+"""The cluster bus in one process (a metrics scrape over it at the end): a worker's
+``WorkerBus`` (the fork cluster's ``ClusterTransport``) on one end of a socket pair, the test
+playing the master and the other workers on the other; and the master's relay (``_HubLink`` /
+``Supervisor._relay``) with recording links.
 
 Who is up comes from the master's control frames; messages go to every peer or to one
 requester; a request for a namespace this worker lacks is answered at once; a peer's death and
