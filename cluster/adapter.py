@@ -184,6 +184,11 @@ class ClusterAdapter(InMemoryAdapter):
             self.recovery = transport  # type: ignore[assignment]
         transport.register(nsp.name, self)
 
+    def health(self) -> dict[str, float] | None:
+        """The transport's health figures for metrics, if it has any (Redis Streams)."""
+        health = getattr(self.transport, "health", None)
+        return health() if callable(health) else None
+
     # -- sending --------------------------------------------------------------------------------
 
     def _publish(self, kind: MessageType, data: Any = None) -> None:

@@ -8,11 +8,14 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from .cluster_support import (
     SIO_CHAT,
+    WAIT,
     ClientLoop,
     Cluster,
     Proc,
@@ -20,6 +23,7 @@ from .cluster_support import (
     source_addresses,
     start_cli_cluster,
 )
+from .redis_support import own_redis
 
 #: name -> {frozenset(labels.items()): value}, for the samples of a scrape.
 Samples = dict[str, dict[frozenset[tuple[str, str]], float]]
@@ -165,3 +169,29 @@ def test_one_scrape_shows_every_worker_and_restarts(loop: ClientLoop) -> None:
     finally:
         cluster.kill()
     assert not cluster.errors(), "\n".join(cluster.errors())
+
+
+@pytest.mark.redis
+def test_the_redis_adapters_health_is_scraped() -> None:
+    pytest.importorskip("hiredis")
+    pytest.importorskip("msgpack")
+    with own_redis() as redis:
+        server = SingleServer("--metrics", "--adapter", redis.url)
+        try:
+
+            def adapter_connected() -> float | None:
+                samples = scrape(server.host, server.port)
+                return value(samples, "socketio_adapter_connected", namespace="/")
+
+            until(lambda: adapter_connected() == 1, "the adapter connected")
+            redis.stop()
+            until(lambda: adapter_connected() == 0, "the adapter's loss seen")
+        finally:
+            server.kill()
+
+
+def until(check: Callable[[], bool], what: str) -> None:
+    """Until ``check()`` holds (each try is a scrape, a round trip: no sleeping), bounded."""
+    deadline = time.monotonic() + WAIT
+    while not check():
+        assert time.monotonic() < deadline, f"not within {WAIT}s: {what}"
