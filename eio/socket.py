@@ -122,6 +122,7 @@ class EngineSocket(Alarmed):
     def send_outbound(self, outbound: Outbound) -> None:
         """Send messages encoded once for many sessions (their websocket frames shared too);
         ``Outbound.send_to`` sends to many at once."""
+        outbound.count_sent(self.server.stats, 1)
         self.active_transport.send_outbound(outbound)
 
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:

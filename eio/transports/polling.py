@@ -68,6 +68,8 @@ class PollingTransport:
             self._queued()
 
     def send_outbound(self, outbound: Outbound) -> None:
+        # Counted when a poll is answered, not as the shared frames the sender counted.
+        outbound.count_sent(self.owner.server.stats, -1)
         session = self.session
         if session.sending:
             for packet in outbound.packets:

@@ -77,16 +77,15 @@ class WebSocketTransport:
             self.ws.send_binary(data)
 
     def send_outbound(self, outbound: Outbound) -> None:
+        """The shared frames; the sender counted them (``Outbound.count_sent``)."""
         if not self.session.sending:
+            outbound.count_sent(self.stats, -1)
             return
         stream = self.stream
         if stream is not None:  # the hot path of a fan-out: the shared frames, as they are
-            frames = outbound.frames
-            stream.write(frames)
-            stats = self.stats
-            stats.packets_out += len(outbound.packets)
-            stats.bytes_out += len(frames)
+            stream.write(outbound.frames)
         else:
+            outbound.count_sent(self.stats, -1)  # each frame is counted as written
             for packet in outbound.packets:
                 self._send(packet)
 

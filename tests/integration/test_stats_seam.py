@@ -194,7 +194,26 @@ def test_polling_bodies_are_counted(io: sio.Server) -> None:
     assert reply.startswith(b"40{") and reply.count(b"\x1e") == 1, reply
     assert (engine.packets_out, engine.bytes_out) == (3, len(body) + len(reply))
     assert io.stats.connections == {"/": 1}
+    # A broadcast to this polling session and to a websocket one: the websocket's shared
+    # frame counts at once, the polling session's packet when its poll is answered.
+    ws = Client(io)
+    ws.send("40")
+    ws.expect("40{")
+    sent_before = engine.bytes_out
+    ws.send('42["shout","hi"]')
+    heard = exchange(
+        f"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    )
+    assert heard == b'42["heard","hi"]'
+    assert io.stats.deliveries == 2  # the pong, and this broadcast's one recipient
+    assert engine.packets_out == 3 + 2 + 1  # ws: open, CONNECT; the poll answer
+    assert engine.bytes_out - sent_before == len(heard)
+    assert engine.bytes_out == len(body) + len(reply) + len(heard) + ws.frame_bytes
+    ws.send('42["shout","back"]')  # no recipient but the poller, which is not polling now
+    run_until(io, lambda: io.stats.broadcasts == 2)
+    assert engine.packets_out == 6  # queued for the next poll, counted then
     client.close()
+    ws.sock.close()
 
 
 def test_recovery_hits_and_misses_are_counted() -> None:

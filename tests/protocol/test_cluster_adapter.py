@@ -40,6 +40,7 @@ from cluster.messages import (
     response_without_namespace,
 )
 from eio import Outbound
+from eio.stats import EngineStats
 from reactor import Reactor
 from sio.adapter import BroadcastFlags, BroadcastOptions, outbound_of
 from sio.broadcast import BroadcastOperator
@@ -74,7 +75,8 @@ class FakeServer:
 
 class FakeConn:
     def __init__(self, server: FakeServer) -> None:
-        self.server = server  # Outbound.send_to reads server.reactor.quiet_tick
+        # The Engine.IO server: Outbound.send_to reads reactor.quiet_tick and counts in stats.
+        self.server = SimpleNamespace(reactor=server.reactor, stats=EngineStats())
         self.writable = True
         self.sent: list[Outbound] = []
         #: What ``Outbound.send_to`` may write through (the session's transport).
