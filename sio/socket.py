@@ -256,8 +256,9 @@ class Socket(Listening, BroadcastShortcuts):
             # The usual case (namespace-level handlers only): the decoded list is ours, so it
             # becomes the arguments, the socket in place of the event name.
             data[0] = self
-            if call_handlers(only, data, ack, event, self):
-                self.nsp.server.stats.handler_errors += 1  # (at most one handler, usually)
+            errors = call_handlers(only, data, ack, event, self)
+            if errors:
+                self.nsp.server.stats.handler_errors += errors
             return
         args = data[1:]
         shared = self.nsp.event_handlers
