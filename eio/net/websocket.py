@@ -277,6 +277,9 @@ class WebSocketConnection:
                 try:
                     text = payload.decode("utf-8")
                 except UnicodeDecodeError:
+                    # Left to wsproto, which refuses it (1007): not a packet after all.
+                    stats.packets_in -= 1
+                    stats.bytes_in -= end - pos
                     break
                 pos = end
                 listener.ws_text(self, text)
