@@ -115,6 +115,9 @@ class Metrics:
         self.lag = LoopLagMonitor(io.reactor)
         self.lag.start()
         self._next = io.eio.http_handler
+        #: Scrapes waiting for the gathering under way (at most one at a time: a flood of
+        #: scrapes costs the other workers one snapshot each per gathering, not one per scrape).
+        self._waiting: list[DeferredResponse] = []
         io.eio.http_handler = self.handle
         if bus is not None:
             bus.metrics_provider = self.snapshot
@@ -130,6 +133,10 @@ class Metrics:
         if self.bus is None:
             return _response(render([self.snapshot()]))
         deferred = DeferredResponse()
+        waiting = self._waiting
+        waiting.append(deferred)
+        if len(waiting) > 1:
+            return deferred  # a gathering is under way: its answer serves this scrape too
         own = self.snapshot()
 
         def gathered(reports: dict[int, Any], master: dict[str, Any] | None) -> None:
@@ -137,7 +144,10 @@ class Metrics:
                 own,
                 *(reports[w] for w in sorted(reports) if isinstance(reports[w], dict)),
             ]
-            deferred.resolve(_response(render(snapshots, master, clustered=True)))
+            response = _response(render(snapshots, master, clustered=True))
+            answered, self._waiting = self._waiting, []
+            for scrape in answered:
+                scrape.resolve(response)
 
         self.bus.gather_metrics(self.gather_timeout, gathered)
         return deferred
