@@ -45,21 +45,35 @@ class DeferredResponse:
     """An answer an HTTP route gives later (gathered from other processes, say): the route
     returns this object and calls ``resolve(response)`` once, when it has the response."""
 
-    __slots__ = ("_send",)
+    __slots__ = ("_done", "_early", "_send")
 
     def __init__(self) -> None:
         self._send: Callable[[HttpResponse], None] | None = None
+        self._early: HttpResponse | None = None
+        self._done = False
 
     def bind(self, send: Callable[[HttpResponse], None]) -> None:
-        self._send = send
+        """Where the response goes (the server binds it as soon as the route returns)."""
+        if self._early is not None:
+            response, self._early = self._early, None
+            send(response)
+            return
+        if not self._done:
+            self._send = send
 
     def resolve(self, response: HttpResponse) -> None:
+        if self._done:
+            return
+        self._done = True
         send, self._send = self._send, None
         if send is not None:
             send(response)
+        else:
+            self._early = response  # resolved before the server bound it
 
     def abandon(self) -> None:
         """The client went away: a later ``resolve`` sends nothing."""
+        self._done = True
         self._send = None
 
 
