@@ -13,7 +13,14 @@ from typing import Any
 import click
 
 import sio
-from cluster import ClusterConfig, Supervisor, check_redis_adapter_url, redis_adapter_factory
+from cluster import (
+    ClusterConfig,
+    Supervisor,
+    check_metrics_available,
+    check_redis_adapter_url,
+    install_metrics,
+    redis_adapter_factory,
+)
 from eio import FD_RESERVE, EngineIOServer
 from reactor import (
     DEFAULT_TLS_HANDSHAKE_TIMEOUT,
@@ -203,6 +210,12 @@ def limit_options(command: Callable[..., None]) -> Callable[..., None]:
     help="Seconds a TLS handshake may take before the connection is dropped (Node allows "
     "120, nginx 60; 0: no limit).",
 )
+@click.option(
+    "--metrics",
+    is_flag=True,
+    help="Serve GET /metrics in the Prometheus text format (in a cluster: every worker's "
+    "figures, labelled worker=<id>). Needs pip install 'sio-chat[metrics]'. Default: off.",
+)
 @limit_options
 @LOG_LEVEL
 def server(
@@ -218,6 +231,7 @@ def server(
     certfile: str | None,
     keyfile: str | None,
     tls_handshake_timeout: float,
+    metrics: bool,
     log_level: str,
     **limits: Any,
 ) -> None:
@@ -249,6 +263,11 @@ def server(
             "dispatches by the first request's headers, which TLS encrypts. Let the proxy "
             "terminate TLS, or run one worker (--workers 1)."
         )
+    if metrics:
+        try:
+            check_metrics_available()
+        except ImportError as exc:
+            raise click.UsageError(str(exc)) from exc
     if count == 1:
         reactor = Reactor()
         io = sio.Server(
@@ -262,6 +281,8 @@ def server(
             **limits,
         )
         install_chat(io)
+        if metrics:
+            install_metrics(io)
         bound_host, bound_port = io.listen(host, port)
         click.echo(f"listening on {bound_host}:{bound_port}")
         run_until_signalled(io.reactor, io.close)
@@ -294,6 +315,7 @@ def server(
         trusted_proxy=trusted_proxy,
         # With Redis, recovery is the adapter's (across hosts), not the master's.
         recovery=recovery if adapter_url is None else None,
+        metrics=metrics,
     )
     supervisor = Supervisor(
         config,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .adapter import ClusterAdapter, RemoteSocket
+from .metrics import Metrics, check_metrics_available, install_metrics
 from .supervisor import ClusterConfig, Supervisor
 from .worker import AppFactory
 
@@ -19,9 +20,12 @@ __all__ = [
     "AppFactory",
     "ClusterAdapter",
     "ClusterConfig",
+    "Metrics",
     "RemoteSocket",
     "Supervisor",
+    "check_metrics_available",
     "check_redis_adapter_url",
+    "install_metrics",
     "redis_adapter_factory",
 ]
 

@@ -184,6 +184,11 @@ class ClusterAdapter(InMemoryAdapter):
             self.recovery = transport  # type: ignore[assignment]
         transport.register(nsp.name, self)
 
+    def health(self) -> dict[str, float] | None:
+        """The transport's health figures for metrics, if it has any (Redis Streams)."""
+        health = getattr(self.transport, "health", None)
+        return health() if callable(health) else None
+
     # -- sending --------------------------------------------------------------------------------
 
     def _publish(self, kind: MessageType, data: Any = None) -> None:
@@ -533,7 +538,8 @@ class ClusterAdapter(InMemoryAdapter):
                     answer = {"requestId": rid, "packet": values[0] if values else None}
                     self._respond(requester, MessageType.SERVER_SIDE_EMIT_RESPONSE, answer)
 
-        self.nsp.server_side_handlers.dispatch(args[0], args[1:], ack, self.nsp)
+        errors = self.nsp.server_side_handlers.dispatch(args[0], args[1:], ack, self.nsp)
+        self.nsp.server.stats.handler_errors += errors
 
 
 def _describe(socket: Socket) -> dict[str, Any]:

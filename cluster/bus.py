@@ -25,6 +25,7 @@ from .frames import (
     Frame,
     FrameDecoder,
     FrameError,
+    Metrics,
     Recovery,
     decode_json,
     decode_message,
@@ -35,7 +36,7 @@ from .frames import (
 )
 from .messages import ClusterMessage, MessageSink, RestoreCallback, response_without_namespace
 
-__all__ = ["BUS_MAX_BUFFER", "RESTORE_TIMEOUT", "WorkerBus"]
+__all__ = ["BUS_MAX_BUFFER", "RESTORE_TIMEOUT", "MetricsCallback", "WorkerBus"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,28 @@ log = logging.getLogger(__name__)
 BUS_MAX_BUFFER = 256 * 1024 * 1024
 #: Seconds a worker waits for the master's answer to a restore (then: a fresh session).
 RESTORE_TIMEOUT = 5.0
+
+
+#: ``callback(reports, master)``: the other workers' snapshots that came in time, by worker id,
+#: and the master's figures (None if it did not answer in time).
+MetricsCallback = Callable[[dict[int, Any], dict[str, Any] | None], None]
+
+
+class _Gathering:
+    """A metrics scrape waiting for the other workers' snapshots and the master's figures."""
+
+    __slots__ = ("callback", "expected", "master", "reports", "timer")
+
+    def __init__(self, callback: MetricsCallback, expected: set[int], timer: TimerHandle) -> None:
+        self.callback = callback
+        self.expected = expected
+        self.timer = timer
+        self.reports: dict[int, Any] = {}
+        self.master: dict[str, Any] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.master is not None and self.expected <= self.reports.keys()
 
 
 class WorkerBus:
@@ -68,6 +91,10 @@ class WorkerBus:
         self._awaiting_log: deque[Callable[[str | None], None]] = deque()
         self._restores: dict[int, tuple[RestoreCallback, TimerHandle]] = {}
         self._restore_ids = itertools.count(1)
+        #: What this worker answers a metrics query with (set when metrics are on).
+        self.metrics_provider: Callable[[], Any] | None = None
+        self._gatherings: dict[int, _Gathering] = {}
+        self._gathering_ids = itertools.count(1)
         self.stream = Stream(reactor, sock, self, max_buffer=BUS_MAX_BUFFER)
         self.stream.start()
 
@@ -123,6 +150,47 @@ class WorkerBus:
         timer.cancel()
         callback(restored)
 
+    # -- metrics ------------------------------------------------------------------------------
+
+    def gather_metrics(self, timeout: float, callback: MetricsCallback) -> None:
+        """Ask every other worker for its snapshot and the master for its figures; call
+        ``callback`` once all answered, or after ``timeout`` seconds with what came."""
+        rid = next(self._gathering_ids)
+        timer = self.reactor.call_later(timeout, self._gathered, rid)
+        self._gatherings[rid] = _Gathering(callback, set(self.peers), timer)
+        payload = encode_json({"requestId": rid})
+        self.stream.write(encode_frame(Metrics.QUERY, self.worker_id, ALL, payload))
+
+    def _gathered(self, rid: int) -> None:
+        gathering = self._gatherings.pop(rid, None)
+        if gathering is not None:
+            gathering.timer.cancel()
+            gathering.callback(gathering.reports, gathering.master)
+
+    def _on_metrics_query(self, frame: Frame) -> None:
+        provider = self.metrics_provider
+        query = decode_json(frame.payload)
+        if provider is None or not isinstance(query, dict):
+            return
+        payload = encode_json({"requestId": query.get("requestId"), "snapshot": provider()})
+        self.stream.write(encode_frame(Metrics.REPORT, self.worker_id, frame.source, payload))
+
+    def _on_metrics_report(self, source: int, payload: bytes) -> None:
+        report = decode_json(payload)
+        if not isinstance(report, dict):
+            raise FrameError("metrics report is not an object")
+        rid = report.get("requestId")
+        gathering = self._gatherings.get(rid) if isinstance(rid, int) else None
+        if gathering is None:
+            return  # late (timed out) or stray
+        if source == MASTER:
+            master = report.get("master")
+            gathering.master = master if isinstance(master, dict) else {}
+        else:
+            gathering.reports[source] = report.get("snapshot")
+        if gathering.complete:
+            self._gathered(rid)  # type: ignore[arg-type]
+
     # -- StreamProtocol -------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
@@ -158,8 +226,14 @@ class WorkerBus:
     # -- receiving ------------------------------------------------------------------------------
 
     def _dispatch(self, frame: Frame) -> None:
+        if frame.kind == Metrics.REPORT:
+            self._on_metrics_report(frame.source, frame.payload)
+            return
         if frame.source == MASTER:
             self._from_master(frame.kind, frame.payload)
+            return
+        if frame.kind == Metrics.QUERY:
+            self._on_metrics_query(frame)
             return
         message = decode_message(frame)
         sink = self._sinks.get(message.nsp)

@@ -35,6 +35,7 @@ __all__ = [
     "Frame",
     "FrameDecoder",
     "FrameError",
+    "Metrics",
     "Recovery",
     "decode_json",
     "decode_message",
@@ -91,6 +92,18 @@ class Recovery(IntEnum):
     #: Master -> worker: ``{requestId, session: {sid, pid, rooms, data} | null, counts}``; the
     #: items are the missed packets' messages, ``counts[i]`` of them for packet i.
     RESTORED = 32
+
+
+class Metrics(IntEnum):
+    """Frames of a metrics scrape (``cluster/metrics.py``): one worker gathers every worker's
+    counters. JSON payloads."""
+
+    #: Worker -> all (through the master): ``{requestId}``: send me your figures. The master
+    #: answers it too, with what it alone knows (workers, restarts), then relays it.
+    QUERY = 40
+    #: Worker or master -> the asking worker: ``{requestId, snapshot}`` (a worker's figures,
+    #: ``cluster.metrics.snapshot_of``) or ``{requestId, master}`` (the master's).
+    REPORT = 41
 
 
 class Frame(NamedTuple):

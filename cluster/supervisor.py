@@ -34,6 +34,7 @@ from .frames import (
     Frame,
     FrameDecoder,
     FrameError,
+    Metrics,
     Recovery,
     decode_json,
     decode_payload,
@@ -79,6 +80,9 @@ class ClusterConfig:
     #: Connection state recovery (the workers' servers must have the same): the master keeps
     #: the packet log and the sessions, so that they survive a worker. None: off.
     recovery: RecoveryOptions | None = None
+    #: Serve GET /metrics in every worker, gathering all the workers' figures
+    #: (``cluster/metrics.py``; needs the ``[metrics]`` extra).
+    metrics: bool = False
 
 
 class _Slot:
@@ -91,6 +95,8 @@ class _Slot:
         self.started_at = 0.0
         self.failures = 0
         self.restart_timer: TimerHandle | None = None
+        #: Times this worker was started again after it died (for metrics).
+        self.restarts = 0
         self.logged = encode_frame(Control.LOGGED, MASTER, self.id)
 
 
@@ -333,7 +339,14 @@ class Supervisor:
                 fd_parent.close()
                 bus_parent.close()
                 self._forget_in_child()
-                code = run_worker(slot.id, fd_child, bus_child, self.app_factory, master_pid)
+                code = run_worker(
+                    slot.id,
+                    fd_child,
+                    bus_child,
+                    self.app_factory,
+                    master_pid,
+                    metrics=self.config.metrics,
+                )
             except BaseException:
                 traceback.print_exc()
             finally:
@@ -409,6 +422,7 @@ class Supervisor:
         delay = min(0.1 * 2 ** (slot.failures - 1), MAX_RESTART_DELAY) if slot.failures else 0.0
         log.warning("worker %d %s after %.1f s; restarting in %.1f s", slot.id, how, lived, delay)
         slot.restart_timer = self.reactor.call_later(delay, self._spawn, slot)
+        slot.restarts += 1
 
     def _tell_others(self, slot: _Slot, kind: Control) -> None:
         frame = encode_frame(kind, MASTER, ALL, encode_json({"worker": slot.id}))
@@ -447,6 +461,8 @@ class Supervisor:
             except FrameError as exc:
                 log.error("bad frame %d from worker %d: %s", frame.kind, source.id, exc)
                 return
+        if frame.kind == Metrics.QUERY:
+            self._report_metrics(source, frame)
         if frame.target == ALL:
             self._relay_to_others(source, frame, raw)
         elif 1 <= frame.target <= len(self.slots):
@@ -458,6 +474,23 @@ class Supervisor:
         for other in self.slots:
             if other is not source and other.link is not None:
                 other.link.write(raw)
+
+    def _report_metrics(self, source: _Slot, frame: Frame) -> None:
+        """A worker gathers metrics: what only the master knows, to it alone."""
+        try:
+            query = decode_json(frame.payload)
+        except FrameError:
+            return
+        if not isinstance(query, dict) or source.link is None:
+            return
+        master = {
+            "workers": len(self.slots),
+            "live": [slot.id for slot in self.slots if slot.pid is not None],
+            "restarts": {str(slot.id): slot.restarts for slot in self.slots},
+            "pids": {str(slot.id): slot.pid for slot in self.slots if slot.pid is not None},
+        }
+        payload = encode_json({"requestId": query.get("requestId"), "master": master})
+        source.link.write(encode_frame(Metrics.REPORT, MASTER, source.id, payload))
 
     # -- the recovery store ---------------------------------------------------------------------
 

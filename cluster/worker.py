@@ -17,6 +17,7 @@ from reactor import Reactor
 from .adapter import ClusterAdapter, cluster_adapter_factory
 from .bus import WorkerBus
 from .fdpass import FdReceiver
+from .metrics import install_metrics
 
 __all__ = ["AppFactory", "run_worker"]
 
@@ -48,6 +49,8 @@ def run_worker(
     bus_socket: socket.socket,
     app_factory: AppFactory,
     master_pid: int,
+    *,
+    metrics: bool = False,
 ) -> int:
     # Ctrl-C reaches the whole process group; the master decides what happens to workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -73,6 +76,8 @@ def run_worker(
 
     bus = WorkerBus(reactor, bus_socket, worker_id, master_gone)
     io = app_factory(reactor, cluster_adapter_factory(bus), worker_id)
+    if metrics:
+        install_metrics(io, bus=bus, worker=worker_id)
     FdReceiver(reactor, fd_channel, io.eio.adopt, master_gone)
     reactor.add_signal_handler(signal.SIGTERM, lambda: stop(STOP_GRACE))
     log.debug("worker %d (pid %d) ready", worker_id, os.getpid())

@@ -23,7 +23,7 @@ from .protocol.packet import Packet, PacketType
 from .protocol.request import TransportName, parse_query
 from .protocol.session import DisconnectReason
 from .protocol.sid import generate_sid
-from .server import FD_RESERVE, EngineIOServer, HttpHandler
+from .server import FD_RESERVE, DeferredResponse, EngineIOServer, HttpHandler
 from .socket import EngineSocket
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "AllowRequest",
     "ClientListener",
     "ClientState",
+    "DeferredResponse",
     "DisconnectReason",
     "EngineClient",
     "EngineClientError",

@@ -10,6 +10,7 @@ from .protocol.session import MESSAGE_PREFIX
 
 if TYPE_CHECKING:
     from .socket import EngineSocket
+    from .stats import EngineStats
 
 __all__ = ["EARLY_FLUSH_CHUNK", "Outbound"]
 
@@ -46,7 +47,10 @@ class Outbound:
         """
         if not sessions:
             return
-        reactor = sessions[0].server.reactor
+        server = sessions[0].server
+        reactor = server.reactor
+        # Counted here, once for all: a recipient costs no counting (see ``count_sent``).
+        self.count_sent(server.stats, len(sessions))
         # The active transport's own method: one call per recipient, not two.
         if len(sessions) <= EARLY_FLUSH_CHUNK or not reactor.quiet_tick:
             for session in sessions:
@@ -56,6 +60,17 @@ class Outbound:
             session.active_transport.send_outbound(self)
             if index % EARLY_FLUSH_CHUNK == 0:
                 reactor.flush_now()
+
+    def count_sent(self, stats: EngineStats, recipients: int) -> None:
+        """Count this outbound as sent to ``recipients`` sessions as shared websocket frames.
+
+        Whoever hands it to transports counts it so, up front: a fan-out then costs one count,
+        not one per recipient. A transport that does not write the shared frames (polling, whose
+        answers are counted when written; a websocket with permessage-deflate, counted per
+        frame; a session that is closing) takes its share back with ``recipients=-1``.
+        """
+        stats.packets_out += recipients * len(self.packets)
+        stats.bytes_out += recipients * len(self.frames)
 
     @property
     def frames(self) -> bytes:

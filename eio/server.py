@@ -47,14 +47,53 @@ from .protocol.request import (
 from .protocol.session import DisconnectReason
 from .protocol.sid import generate_sid
 from .socket import EngineSocket
+from .stats import EngineStats
 from .transports.polling import TEXT_HEADERS, PollingTransport
 
-__all__ = ["EngineIOServer", "HttpHandler"]
+__all__ = ["DeferredResponse", "EngineIOServer", "HttpHandler"]
 
 log = logging.getLogger(__name__)
 
-#: An application's own HTTP routes: return a response, or None for 404.
-HttpHandler = Callable[[HttpRequest], HttpResponse | None]
+
+class DeferredResponse:
+    """An answer an HTTP route gives later (gathered from other processes, say): the route
+    returns this object and calls ``resolve(response)`` once, when it has the response."""
+
+    __slots__ = ("_done", "_early", "_send")
+
+    def __init__(self) -> None:
+        self._send: Callable[[HttpResponse], None] | None = None
+        self._early: HttpResponse | None = None
+        self._done = False
+
+    def bind(self, send: Callable[[HttpResponse], None]) -> None:
+        """Where the response goes (the server binds it as soon as the route returns)."""
+        if self._early is not None:
+            response, self._early = self._early, None
+            send(response)
+            return
+        if not self._done:
+            self._send = send
+
+    def resolve(self, response: HttpResponse) -> None:
+        if self._done:
+            return
+        self._done = True
+        send, self._send = self._send, None
+        if send is not None:
+            send(response)
+        else:
+            self._early = response  # resolved before the server bound it
+
+    def abandon(self) -> None:
+        """The client went away: a later ``resolve`` sends nothing."""
+        self._done = True
+        self._send = None
+
+
+#: An application's own HTTP routes: return a response, a ``DeferredResponse``, or None
+#: for 404.
+HttpHandler = Callable[[HttpRequest], HttpResponse | DeferredResponse | None]
 
 JSON_HEADERS = [("content-type", "application/json")]
 
@@ -178,6 +217,8 @@ class EngineIOServer:
             self.config = dataclasses.replace(self.config, ssl_context=context)
         self.http_handler = http_handler
         self.sessions: dict[str, EngineSocket] = {}
+        #: Counters (``eio/stats.py``), read by metrics and reports.
+        self.stats = EngineStats()
         self._path = "/" + self.config.path.strip("/") + "/" if self.config.path.strip("/") else "/"
         self._cors = CorsPolicy(self.config.cors_allowed_origins, self.config.cors_credentials)
         self._listeners: list[Listener] = []
@@ -433,7 +474,7 @@ class EngineIOServer:
         conn.respond(error.status, JSON_HEADERS + cors, error.body(), close=close)
 
     def _serve_app(self, conn: HttpConnection, request: HttpRequest) -> None:
-        response: HttpResponse | None = None
+        response: HttpResponse | DeferredResponse | None = None
         if self.http_handler is not None:
             try:
                 response = self.http_handler(request)
@@ -442,6 +483,16 @@ class EngineIOServer:
                 response = HttpResponse(
                     500, [("content-type", "text/plain")], b"Internal Server Error\n"
                 )
+        if isinstance(response, DeferredResponse):
+            deferred = response
+            conn.park(deferred.abandon)
+            deferred.bind(lambda answer: self._respond_app(conn, request, answer))
+            return
+        self._respond_app(conn, request, response)
+
+    def _respond_app(
+        self, conn: HttpConnection, request: HttpRequest, response: HttpResponse | None
+    ) -> None:
         if response is None:
             response = HttpResponse(404, [("content-type", "text/plain")], b"Not Found\n")
         conn.respond(
@@ -477,7 +528,10 @@ class EngineIOServer:
         )
         ws: WebSocketConnection | None = None
         if polling:
-            conn.respond(200, TEXT_HEADERS + cors, open_packet.encode("utf-8"))
+            body = open_packet.encode("utf-8")
+            conn.respond(200, TEXT_HEADERS + cors, body)
+            self.stats.packets_out += 1
+            self.stats.bytes_out += len(body)
         else:
             ws = self.accept_websocket(conn, request)
             if ws is None:
@@ -485,6 +539,7 @@ class EngineIOServer:
             ws.send_text(open_packet)
         esock = EngineSocket(self, sid, request, ws)
         self.sessions[sid] = esock
+        self.stats.handshakes += 1
         if len(self.sessions) > self._sessions_peak:
             self._sessions_peak = len(self.sessions)
         esock.arm_timer()
@@ -518,11 +573,14 @@ class EngineIOServer:
                         break
         max_message = self.config.max_payload
 
+        stats = self.stats
+
         def make(trailing: bytes) -> WebSocketConnection:
             return WebSocketConnection(
                 max_message,
                 extensions=list(extensions),
                 trailing_data=trailing,
+                stats=stats,
             )
 
         return conn.accept_websocket(make, accepted)

@@ -154,6 +154,7 @@ class EngineSocket(Alarmed):
     def send_outbound(self, outbound: Outbound) -> None:
         """Send messages encoded once for many sessions (their websocket frames shared too);
         ``Outbound.send_to`` sends to many at once."""
+        outbound.count_sent(self.server.stats, 1)
         self.active_transport.send_outbound(outbound)
 
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
@@ -218,6 +219,7 @@ class EngineSocket(Alarmed):
 
     def _notify_closed(self, reason: DisconnectReason) -> None:
         log.debug("session closed sid=%s reason=%s", self.sid, reason)
+        self.server.stats.closes[reason.value] += 1
         try:
             self.server.handler.on_disconnect(self, reason)
         except Exception:

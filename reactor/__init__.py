@@ -9,6 +9,7 @@ from __future__ import annotations
 from .alarm import Alarmed
 from .clock import Clock, MonotonicClock
 from .connector import Connector, ResolveFunction
+from .lag import LAG_BUCKETS, LagHistogram, LoopLagMonitor
 from .listener import Listener, open_listening_socket, tune_accepted
 from .loop import Flushable, IOHandler, Reactor, raise_fd_limit
 from .stream import DEFAULT_MAX_BUFFER, SlowConsumerError, Stream, StreamProtocol
@@ -26,12 +27,15 @@ from .tls import (
 __all__ = [
     "DEFAULT_MAX_BUFFER",
     "DEFAULT_TLS_HANDSHAKE_TIMEOUT",
+    "LAG_BUCKETS",
     "Alarmed",
     "Clock",
     "Connector",
     "Flushable",
     "IOHandler",
+    "LagHistogram",
     "Listener",
+    "LoopLagMonitor",
     "MonotonicClock",
     "Reactor",
     "ResolveFunction",

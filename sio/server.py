@@ -39,6 +39,7 @@ from .namespace import Middleware, Namespace, ParentNamespace
 from .protocol.packet import MAX_ACK_ID_DIGITS, MAX_ATTACHMENTS, MAX_DEPTH, decode_text_with
 from .protocol.recovery import RecoveryOptions
 from .socket import Socket
+from .stats import ServerStats
 
 __all__ = ["Server"]
 
@@ -146,6 +147,8 @@ class Server:
         self.max_depth = max_depth
         self.max_ack_id_digits = max_ack_id_digits
         self.adapter_factory = adapter
+        #: Counters (``sio/stats.py``), read by metrics and reports.
+        self.stats = ServerStats()
         config = EngineIOConfig(
             path=path,
             ping_interval=ping_interval,

@@ -350,6 +350,15 @@ class RedisPubSubAdapter(InMemoryAdapter):
     the offsets and the log are this server's only (Node's pub/sub adapter has no recovery).
     """
 
+    def health(self) -> dict[str, float]:
+        """For metrics: connected (1) when both Redis connections are; commands dropped."""
+        client, subscriber = self._link.client, self._link.subscriber
+        up = client is not None and client.connected and subscriber is not None
+        return {
+            "connected": 1.0 if up and subscriber.connected else 0.0,  # type: ignore[union-attr]
+            "dropped": float(client.dropped if client is not None else 0),
+        }
+
     def __init__(self, nsp: Namespace, link: _Link) -> None:
         super().__init__(nsp)
         self._link = link
@@ -621,7 +630,8 @@ class RedisPubSubAdapter(InMemoryAdapter):
         assert args
         rid = request.request_id
         if rid is None:
-            self.nsp.server_side_handlers.dispatch(args[0], args[1:], None, self.nsp)
+            errors = self.nsp.server_side_handlers.dispatch(args[0], args[1:], None, self.nsp)
+            self.nsp.server.stats.handler_errors += errors
             return
         answered = False
 
@@ -634,7 +644,8 @@ class RedisPubSubAdapter(InMemoryAdapter):
             # Always on the shared response channel (as Node).
             self._link.publish(self.channels.response, answer)
 
-        self.nsp.server_side_handlers.dispatch(args[0], args[1:], ack, self.nsp)
+        errors = self.nsp.server_side_handlers.dispatch(args[0], args[1:], ack, self.nsp)
+        self.nsp.server.stats.handler_errors += errors
 
     def _on_broadcast_request(self, request: Request) -> None:
         assert request.opts is not None and request.data is not None

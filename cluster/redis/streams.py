@@ -422,6 +422,15 @@ class RedisStreamsTransport:
         #: A live session's key outlives a kill -9 of this server by at least the window.
         self._live_ms = self._window_ms + round(self._refresh * 1000)
 
+    def health(self) -> dict[str, float]:
+        """For metrics: connected (1) when every Redis connection is; commands dropped."""
+        link = self.link
+        connections = (link.client, link.reader, link.subscriber)
+        return {
+            "connected": 1.0 if all(c.connected for c in connections) else 0.0,
+            "dropped": float(link.client.dropped + link.reader.dropped),
+        }
+
     # -- ClusterTransport -----------------------------------------------------------------------
 
     @property

@@ -1,7 +1,7 @@
-"""The cluster bus in one process: a worker's ``WorkerBus`` (the fork cluster's
-``ClusterTransport``) on one end of a socket pair, the test playing the master and the other
-workers on the other; and the master's relay (``_HubLink`` / ``Supervisor._relay``) with
-recording links.
+"""The cluster bus in one process (a metrics scrape over it at the end): a worker's
+``WorkerBus`` (the fork cluster's ``ClusterTransport``) on one end of a socket pair, the test
+playing the master and the other workers on the other; and the master's relay (``_HubLink`` /
+``Supervisor._relay``) with recording links.
 
 Who is up comes from the master's control frames; messages go to every peer or to one
 requester; a request for a namespace this worker lacks is answered at once; a peer's death and
@@ -26,6 +26,8 @@ from cluster.frames import (
     Control,
     Frame,
     FrameDecoder,
+    Metrics,
+    decode_json,
     decode_message,
     encode_frame,
     encode_json,
@@ -537,3 +539,83 @@ def test_relay_control_frames_tell_the_other_workers(
     assert [link.written for link in links] == [[expected], [], [expected]]
     ((frame, _raw),) = FrameDecoder().feed(expected)
     assert (frame.kind, frame.source, frame.nsp) == (Control.WORKER_DOWN, MASTER, "")
+
+
+# -- metrics scrapes over the bus (cluster/metrics.py) -----------------------------------------
+
+
+class Gathered:
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[int, Any], dict[str, Any] | None]] = []
+
+    def __call__(self, reports: dict[int, Any], figures: dict[str, Any] | None) -> None:
+        self.calls.append((reports, figures))
+
+
+def test_gather_asks_everyone_once_and_completes_when_all_answered(worker: Worker) -> None:
+    worker.hello(2, 3)
+    done = Gathered()
+    worker.bus.gather_metrics(5.0, done)
+    query = worker.master.next_frame()
+    assert (query.kind, query.source, query.target) == (Metrics.QUERY, 1, ALL)
+    rid = decode_json(query.payload)["requestId"]
+    reply = {"requestId": rid, "master": {"workers": 3, "restarts": {"1": 0, "2": 1, "3": 0}}}
+    worker.master.sock.sendall(encode_frame(Metrics.REPORT, MASTER, 1, encode_json(reply)))
+    for peer in (2, 3):
+        body = encode_json({"requestId": rid, "snapshot": {"worker": peer}})
+        worker.master.sock.sendall(encode_frame(Metrics.REPORT, peer, 1, body))
+    worker.master.pump(lambda: bool(done.calls))
+    ((reports, master_figures),) = done.calls
+    assert reports == {2: {"worker": 2}, 3: {"worker": 3}}
+    assert master_figures is not None and master_figures["restarts"]["2"] == 1
+
+
+def test_gather_gives_up_on_a_silent_worker_after_the_timeout(worker: Worker) -> None:
+    worker.hello(2, 3)
+    done = Gathered()
+    worker.bus.gather_metrics(0.2, done)
+    rid = decode_json(worker.master.next_frame().payload)["requestId"]
+    body = encode_json({"requestId": rid, "snapshot": {"worker": 2}})
+    worker.master.sock.sendall(encode_frame(Metrics.REPORT, 2, 1, body))
+    worker.master.pump(lambda: bool(done.calls))
+    assert done.calls == [({2: {"worker": 2}}, None)]  # no worker 3, no master: visible
+    # A late answer is dropped.
+    late = encode_json({"requestId": rid, "snapshot": {"worker": 3}})
+    worker.master.sock.sendall(encode_frame(Metrics.REPORT, 3, 1, late))
+    worker.master.pump(lambda: True)
+    assert len(done.calls) == 1
+
+
+def test_a_worker_answers_a_peers_query_with_its_snapshot(worker: Worker) -> None:
+    worker.hello(2)
+    worker.bus.metrics_provider = lambda: {"worker": 1, "figures": [1, 2]}
+    query = encode_frame(Metrics.QUERY, 2, ALL, encode_json({"requestId": 7}))
+    worker.master.sock.sendall(query)
+    answer = worker.master.next_frame()
+    assert (answer.kind, answer.source, answer.target) == (Metrics.REPORT, 1, 2)
+    assert decode_json(answer.payload) == {
+        "requestId": 7,
+        "snapshot": {"worker": 1, "figures": [1, 2]},
+    }
+
+
+def test_the_master_answers_a_query_and_relays_it(
+    master: tuple[Supervisor, list[RecordingLink]],
+) -> None:
+    supervisor, links = master
+    supervisor.slots[0].pid, supervisor.slots[1].pid, supervisor.slots[2].pid = 101, 102, None
+    supervisor.slots[2].restarts = 4
+    query = encode_frame(Metrics.QUERY, 1, ALL, encode_json({"requestId": 3}))
+    _HubLink(supervisor, supervisor.slots[0]).data_received(query)
+    assert links[1].written == [query] and links[2].written == [query]
+    ((frame, _raw),) = FrameDecoder().feed(links[0].written[0])
+    assert (frame.kind, frame.source, frame.target) == (Metrics.REPORT, MASTER, 1)
+    assert decode_json(frame.payload) == {
+        "requestId": 3,
+        "master": {
+            "workers": 3,
+            "live": [1, 2],
+            "restarts": {"1": 0, "2": 0, "3": 4},
+            "pids": {"1": 101, "2": 102},
+        },
+    }

@@ -40,6 +40,7 @@ from cluster.messages import (
     response_without_namespace,
 )
 from eio import Outbound
+from eio.stats import EngineStats
 from reactor import Reactor
 from sio.adapter import BroadcastFlags, BroadcastOptions, outbound_of
 from sio.broadcast import BroadcastOperator
@@ -48,6 +49,7 @@ from sio.events import EventHandlers
 from sio.namespace import Namespace
 from sio.protocol import decode_messages
 from sio.protocol.packet import Packet, PacketType
+from sio.stats import ServerStats
 
 # -- fakes ----------------------------------------------------------------------------------------
 
@@ -68,11 +70,13 @@ class FakeServer:
 
     def __init__(self, reactor: Reactor) -> None:
         self.reactor = reactor
+        self.stats = ServerStats()
 
 
 class FakeConn:
     def __init__(self, server: FakeServer) -> None:
-        self.server = server  # Outbound.send_to reads server.reactor.quiet_tick
+        # The Engine.IO server: Outbound.send_to reads reactor.quiet_tick and counts in stats.
+        self.server = SimpleNamespace(reactor=server.reactor, stats=EngineStats())
         self.writable = True
         self.sent: list[Outbound] = []
         #: What ``Outbound.send_to`` may write through (the session's transport).

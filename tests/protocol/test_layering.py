@@ -42,7 +42,8 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "eio": frozenset({"h11", "wsproto"}),
     "sio": frozenset(),
     # The Redis adapters (cluster/redis/, the [redis] extra): hiredis's RESP reader, msgpack.
-    "cluster": frozenset({"hiredis", "msgpack"}),
+    # GET /metrics (cluster/metrics.py, the [metrics] extra): prometheus_client.
+    "cluster": frozenset({"hiredis", "msgpack", "prometheus_client"}),
     "cli": frozenset({"click"}),
 }
 
@@ -50,9 +51,11 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
 SANS_IO_GLOBS = [
     "eio/protocol/**/*.py",
     "eio/errors.py",
+    "eio/stats.py",
     "reactor/timers.py",
     "sio/protocol/**/*.py",
     "sio/errors.py",
+    "sio/stats.py",
     "cluster/sticky.py",
     "cluster/recovery.py",
     "cluster/frames.py",

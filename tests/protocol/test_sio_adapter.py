@@ -15,9 +15,11 @@ import pytest
 
 import sio.adapter
 from eio import Outbound
+from eio.stats import EngineStats
 from sio.adapter import BroadcastFlags, BroadcastOptions, InMemoryAdapter, outbound_of
 from sio.broadcast import BroadcastOperator
 from sio.protocol.packet import RESERVED_EVENTS, Packet, PacketType
+from sio.stats import ServerStats
 
 
 class FakeReactor:
@@ -28,9 +30,21 @@ class FakeServer:
     reactor = FakeReactor()
     recovery = None
 
+    def __init__(self) -> None:
+        self.stats = ServerStats()
+
+
+class FakeEngineServer:
+    """What ``Outbound.send_to`` reads of a session's server."""
+
+    reactor = FakeReactor()
+
+    def __init__(self) -> None:
+        self.stats = EngineStats()
+
 
 class FakeConn:
-    server = FakeServer()
+    server = FakeEngineServer()
 
     def __init__(self, writable: bool) -> None:
         self.writable = writable
