@@ -94,6 +94,10 @@ class EngineIOServer:
         self._listeners.append(listener)
         return listener.address
 
+    def admit_origins(self, origins: list[str]) -> None:
+        """Also admit these origins (with credentials) besides ``cors_allowed_origins``."""
+        self._cors.admit(origins)
+
     @property
     def addresses(self) -> list[tuple[str, int]]:
         return [listener.address for listener in self._listeners]
