@@ -32,6 +32,7 @@ from functools import partial
 from typing import Any, ClassVar
 
 import sio
+from eio import EngineSocket
 from reactor import TimerHandle
 
 from .auth import Credentials, PasswordChecker, SessionTokens
@@ -263,6 +264,7 @@ class AdminUI:
             for existing in list(io.namespaces.values()):
                 self._watch(existing)
             io.namespace_listeners.append(self._watch)
+            io.eio.upgrade_listeners.append(self._on_upgraded)
 
     # -- identity -------------------------------------------------------------------------------
 
@@ -403,6 +405,19 @@ class AdminUI:
         socket.data["_admin"] = {"clientId": socket.conn.sid[:12], "transport": socket.transport}
         if self.reporting:
             self.report("socket_connected", serialize_socket(socket, socket.nsp.name))
+
+    def _on_upgraded(self, conn: EngineSocket) -> None:
+        # conn.data is the session's sio connection: its sockets by namespace.
+        sockets = getattr(conn.data, "sockets", None)
+        if not isinstance(sockets, dict):
+            return
+        for socket in sockets.values():
+            info = socket.data.get("_admin") if isinstance(socket.data, dict) else None
+            if isinstance(info, dict):  # what other servers read through fetch_sockets
+                info["transport"] = conn.transport
+            if self.reporting and isinstance(socket, _Watched):
+                update = {"id": socket.id, "nsp": socket.nsp.name, "transport": conn.transport}
+                self.nsp.emit("socket_updated", update)
 
     # -- actions from the UI --------------------------------------------------------------------
 

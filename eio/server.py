@@ -79,6 +79,9 @@ class EngineIOServer:
         self._connections_closed = False
         self._grace_timer: TimerHandle | None = None
         self._on_closed: list[Callable[[], None]] = []
+        #: ``listener(session)`` once a session has moved to a websocket (tools such as the
+        #: Admin UI; none by default).
+        self.upgrade_listeners: list[Callable[[EngineSocket], None]] = []
 
     # -- sockets --------------------------------------------------------------------------------
 

@@ -59,7 +59,12 @@ def admin_server(
 
 
 def connect_admin(client_factory: ClientFactory, server: ServerHandle, auth: Any) -> Any:
-    return client_factory(server.url, namespace="/admin", auth=auth, events=ADMIN_EVENTS)
+    # Polling only: with the upgrade, a CONNECT reply that comes later (the login is checked
+    # on another thread) sometimes meets the upgrade, and our client then loses a packet and
+    # its transport (seen ~1 run in 4; not the Admin UI's doing: see the report).
+    return client_factory(
+        server.url, namespace="/admin", auth=auth, events=ADMIN_EVENTS, transports=["polling"]
+    )
 
 
 def test_auth_must_be_chosen() -> None:
@@ -205,6 +210,12 @@ def test_live_events_of_a_chat_client(
     assert chat.id in described["rooms"] and stamp.endswith("Z")
     if "lobby" not in described["rooms"]:  # instrumented before the chat's handler ran
         events.expect("room_joined", lambda nsp, room, sid, t: (room, sid) == ("lobby", chat.id))
+    (update, *_) = events.expect("socket_updated")  # the upgrade to a websocket
+    assert update == {"id": chat.id, "nsp": "/", "transport": "websocket"}
+    assert server.loop.call(lambda: server.io.sockets.sockets[chat.id].data["_admin"]) == {
+        "clientId": described["clientId"],
+        "transport": "websocket",
+    }
     answers: list[Any] = []
     chat.emit("join", "blue", callback=lambda *a: answers.append(a))
     args = events.expect("event_received")
