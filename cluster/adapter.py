@@ -533,7 +533,8 @@ class ClusterAdapter(InMemoryAdapter):
                     answer = {"requestId": rid, "packet": values[0] if values else None}
                     self._respond(requester, MessageType.SERVER_SIDE_EMIT_RESPONSE, answer)
 
-        self.nsp.server_side_handlers.dispatch(args[0], args[1:], ack, self.nsp)
+        errors = self.nsp.server_side_handlers.dispatch(args[0], args[1:], ack, self.nsp)
+        self.nsp.server.stats.handler_errors += errors
 
 
 def _describe(socket: Socket) -> dict[str, Any]:

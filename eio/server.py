@@ -33,6 +33,7 @@ from .protocol.request import (
 from .protocol.session import DisconnectReason
 from .protocol.sid import generate_sid
 from .socket import EngineSocket
+from .stats import EngineStats
 from .transports.polling import TEXT_HEADERS, PollingTransport
 
 __all__ = ["EngineIOServer", "HttpHandler"]
@@ -71,6 +72,8 @@ class EngineIOServer:
         self.config = config or EngineIOConfig()
         self.http_handler = http_handler
         self.sessions: dict[str, EngineSocket] = {}
+        #: Counters (``eio/stats.py``), read by metrics and reports.
+        self.stats = EngineStats()
         self._path = "/" + self.config.path.strip("/") + "/" if self.config.path.strip("/") else "/"
         self._cors = CorsPolicy(self.config.cors_allowed_origins, self.config.cors_credentials)
         self._listeners: list[Listener] = []
@@ -317,7 +320,10 @@ class EngineIOServer:
         )
         ws: WebSocketConnection | None = None
         if polling:
-            conn.respond(200, TEXT_HEADERS + cors, open_packet.encode("utf-8"))
+            body = open_packet.encode("utf-8")
+            conn.respond(200, TEXT_HEADERS + cors, body)
+            self.stats.packets_out += 1
+            self.stats.bytes_out += len(body)
         else:
             ws = self.accept_websocket(conn, request)
             if ws is None:
@@ -325,6 +331,7 @@ class EngineIOServer:
             ws.send_text(open_packet)
         esock = EngineSocket(self, sid, request, ws)
         self.sessions[sid] = esock
+        self.stats.handshakes += 1
         esock.arm_timer()
         log.debug(
             "handshake sid=%s transport=%s peer=%s", sid, info.transport, request.remote_address
@@ -356,11 +363,14 @@ class EngineIOServer:
                         break
         max_message = self.config.max_payload
 
+        stats = self.stats
+
         def make(trailing: bytes) -> WebSocketConnection:
             return WebSocketConnection(
                 max_message,
                 extensions=list(extensions),
                 trailing_data=trailing,
+                stats=stats,
             )
 
         return conn.accept_websocket(make, accepted)

@@ -186,6 +186,7 @@ class EngineSocket(Alarmed):
 
     def _notify_closed(self, reason: DisconnectReason) -> None:
         log.debug("session closed sid=%s reason=%s", self.sid, reason)
+        self.server.stats.closes[reason.value] += 1
         try:
             self.server.handler.on_disconnect(self, reason)
         except Exception:

@@ -259,7 +259,10 @@ class InMemoryAdapter(Adapter):
         encoded on the first recipient.
         """
         if opts.flags.volatile:
-            conns = [s.conn for s in self._recipients(opts) if s.conn.writable]
+            everyone = [s.conn for s in self._recipients(opts)]
+            conns = [conn for conn in everyone if conn.writable]
+            if len(conns) < len(everyone):
+                self.nsp.server.stats.volatile_drops += len(everyone) - len(conns)
         else:
             conns = [s.conn for s in self._recipients(opts)]
         if conns:
@@ -267,6 +270,9 @@ class InMemoryAdapter(Adapter):
                 assert packet is not None
                 outbound = outbound_of(packet)
             outbound.send_to(conns)
+            stats = self.nsp.server.stats
+            stats.broadcasts += 1
+            stats.deliveries += len(conns)
         return len(conns)
 
     def broadcast_with_ack(
@@ -292,6 +298,10 @@ class InMemoryAdapter(Adapter):
             socket.client.expect_ack(name, packet.id, answered, None)
             socket.conn.send_outbound(outbound)
             count += 1
+        if count:
+            stats = self.nsp.server.stats
+            stats.broadcasts += 1
+            stats.deliveries += count
         client_count(count)
         return packet.id
 

@@ -207,7 +207,9 @@ class BroadcastAcks:
         ):
             self._done = True
             self._timer.cancel()
-            call_safely(self._callback, None, self.responses)
+            self._adapter.nsp.server.stats.handler_errors += call_safely(
+                self._callback, None, self.responses
+            )
 
     def _expire(self) -> None:
         if self._done:
@@ -215,4 +217,6 @@ class BroadcastAcks:
         self._done = True
         if self._ack_id is not None:
             self._adapter.forget_acks(self._ack_id)
-        call_safely(self._callback, AckTimeoutError(), self.responses)
+        self._adapter.nsp.server.stats.handler_errors += call_safely(
+            self._callback, AckTimeoutError(), self.responses
+        )

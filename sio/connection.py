@@ -171,6 +171,11 @@ class Connection(Alarmed):
             # Gone meanwhile (or the id is in use): keep the session for another try.
             nsp.adapter.persist_session(restored.session)
             restored = None
+        stats = self.server.stats
+        if restored is None:
+            stats.recovery_misses += 1
+        else:
+            stats.recovery_hits += 1
         if not self.closed:
             self._new_socket(nsp, auth, restored)
 
@@ -213,6 +218,7 @@ class Connection(Alarmed):
         self.state.joined()
         self.sockets[nsp.name] = socket
         nsp.sockets[socket.id] = socket
+        self.server.stats.connections[nsp.name] += 1
         socket.connected = True
         if restored is None:
             nsp.adapter.add_all(socket.id, (socket.id,))
@@ -251,6 +257,7 @@ class Connection(Alarmed):
         if self.sockets.get(nsp.name) is socket:
             del self.sockets[nsp.name]
         socket.connected = False
+        self.server.stats.disconnections[nsp.name, reason.value] += 1
         socket.emit_reserved("disconnect", reason)
 
     # -- acknowledgements -----------------------------------------------------------------------
@@ -273,7 +280,8 @@ class Connection(Alarmed):
             return
         pending = self.state.take_ack(packet.namespace, packet.id)
         if pending is not None:
-            call_safely(pending.callback, *pending.arguments(packet.data))
+            errors = call_safely(pending.callback, *pending.arguments(packet.data))
+            self.server.stats.handler_errors += errors
 
     def on_alarm(self) -> None:
         for event in self.state.handle_timeout(self.server.reactor.time()):
@@ -282,7 +290,8 @@ class Connection(Alarmed):
                     log.debug("no namespace joined within connectTimeout, sid=%s", self.conn.sid)
                     self.close(DisconnectReason.FORCED_SERVER_CLOSE)
             elif isinstance(event, AckTimedOut):
-                call_safely(event.pending.callback, AckTimeoutError())
+                errors = call_safely(event.pending.callback, AckTimeoutError())
+                self.server.stats.handler_errors += errors
         self.set_alarm(self.server.reactor, self.state.next_deadline())
 
     # -- to the client --------------------------------------------------------------------------

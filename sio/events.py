@@ -44,11 +44,15 @@ def _accepts_ack(handler: Callable[..., Any]) -> bool:
     return accepts
 
 
-def call_safely(fn: Callable[..., Any], *args: Any) -> None:
+def call_safely(fn: Callable[..., Any], *args: Any) -> int:
+    """Call application code; an exception is logged. Returns the errors (0 or 1), which a
+    server counts (``ServerStats.handler_errors``)."""
     try:
         fn(*args)
     except Exception:
         log.exception("error in callback %r", fn)
+        return 1
+    return 0
 
 
 def _no_ack(*args: Any) -> None:
@@ -106,10 +110,13 @@ class EventHandlers:
         """The handlers of ``event`` when nothing else listens (no catch-all), else None."""
         return None if self._any else self._handlers.get(event)
 
-    def emit_local(self, event: str, *args: Any) -> None:
-        """Call the handlers of a local event (connect, disconnect, errors...)."""
+    def emit_local(self, event: str, *args: Any) -> int:
+        """Call the handlers of a local event (connect, disconnect, errors...); returns how
+        many raised."""
+        errors = 0
         for handler, _ in self._handlers.get(event, ()):
-            call_safely(handler, *args)
+            errors += call_safely(handler, *args)
+        return errors
 
     def dispatch(
         self,
@@ -118,17 +125,18 @@ class EventHandlers:
         ack: Ack | None,
         owner: object,
         leading: tuple[Any, ...] = (),
-    ) -> None:
+    ) -> int:
         """Deliver an event from the peer; ``leading`` arguments go first (the socket, for
-        namespace-level handlers)."""
+        namespace-level handlers). Returns how many handlers raised."""
+        errors = 0
         for listener in self._any:
-            call_safely(listener, *leading, event, *args)
+            errors += call_safely(listener, *leading, event, *args)
         handlers = self._handlers.get(event)
         if not handlers:
-            return
+            return errors
         if leading:
             args = [*leading, *args]
-        call_handlers(handlers, args, ack, event, owner)
+        return errors + call_handlers(handlers, args, ack, event, owner)
 
 
 def call_handlers(
@@ -137,16 +145,19 @@ def call_handlers(
     ack: Ack | None,
     event: Any,
     owner: object,
-) -> None:
+) -> int:
     """Call each handler with ``args``; the first result (or ack call) is the acknowledgement,
-    and if every handler returned None without taking the ack, it is sent with no arguments."""
+    and if every handler returned None without taking the ack, it is sent with no arguments.
+    Returns how many handlers raised (each is logged)."""
     answered = taken = False
+    errors = 0
     for handler, wants_ack in handlers:
         taken = taken or wants_ack
         try:
             result = handler(*args, ack=ack or _no_ack) if wants_ack else handler(*args)
         except Exception:
             log.exception("error in handler for %r (%r)", event, owner)
+            errors += 1
             continue
         if ack is not None and not wants_ack and result is not None and not answered:
             answered = True
@@ -156,6 +167,7 @@ def call_handlers(
                 ack(result)
     if ack is not None and not answered and not taken:
         ack()  # every handler returned None: acknowledge with no arguments
+    return errors
 
 
 class Listening:

@@ -198,6 +198,7 @@ class Namespace(BroadcastShortcuts):
             next_(exc)
         except Exception as exc:
             log.exception("error in middleware of namespace %s", self.name)
+            self.server.stats.handler_errors += 1
             next_(exc)
 
     def run_connection_handlers(self, socket: Socket) -> None:
@@ -207,6 +208,7 @@ class Namespace(BroadcastShortcuts):
                 handler(socket)
             except Exception:
                 log.exception("error in connection handler of namespace %s", self.name)
+                self.server.stats.handler_errors += 1
 
 
 class ParentNamespace(Namespace):

@@ -38,6 +38,7 @@ from .namespace import Middleware, Namespace, ParentNamespace
 from .protocol.packet import MAX_ATTACHMENTS
 from .protocol.recovery import RecoveryOptions
 from .socket import Socket
+from .stats import ServerStats
 
 __all__ = ["Server"]
 
@@ -107,6 +108,8 @@ class Server:
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
         self.adapter_factory = adapter
+        #: Counters (``sio/stats.py``), read by metrics and reports.
+        self.stats = ServerStats()
         config = EngineIOConfig(
             path=path,
             ping_interval=ping_interval,

@@ -155,7 +155,9 @@ class Socket(Listening, BroadcastShortcuts):
             packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
             self.nsp.adapter.broadcast(packet, BroadcastOptions(frozenset((self.id,))))
             return
-        self.packet(Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id))
+        if self.conn.connected:
+            self.client.send_packet(Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id))
+            self.nsp.server.stats.deliveries += 1
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         """``emit("message", *args)``."""
@@ -242,6 +244,7 @@ class Socket(Listening, BroadcastShortcuts):
             self._middlewares[index](data, next_)
         except Exception as exc:
             log.exception("error in socket middleware (sid=%s)", self.id)
+            self.nsp.server.stats.handler_errors += 1
             self.emit_reserved("error", exc)
 
     def _dispatch(self, data: list[Any], ack: Ack | None) -> None:
@@ -253,23 +256,29 @@ class Socket(Listening, BroadcastShortcuts):
             # The usual case (namespace-level handlers only): the decoded list is ours, so it
             # becomes the arguments, the socket in place of the event name.
             data[0] = self
-            call_handlers(only, data, ack, event, self)
+            if call_handlers(only, data, ack, event, self):
+                self.nsp.server.stats.handler_errors += 1  # (at most one handler, usually)
             return
         args = data[1:]
         shared = self.nsp.event_handlers
+        errors = 0
         if shared.has(event):
             # Namespace-level handlers answer the ack; this socket's own ones just listen.
             if not self._events.empty:
-                self._events.dispatch(event, args, None, self)
-            shared.dispatch(event, args, ack, self, (self,))
+                errors = self._events.dispatch(event, args, None, self)
+            errors += shared.dispatch(event, args, ack, self, (self,))
         else:
-            self._events.dispatch(event, args, ack, self)
+            errors = self._events.dispatch(event, args, ack, self)
+        if errors:
+            self.nsp.server.stats.handler_errors += errors
 
     def emit_reserved(self, event: str, *args: Any) -> None:
         """Call this socket's and the namespace's handlers of a local event (``disconnecting``,
         ``disconnect``, ``error``)."""
-        self._events.emit_local(event, *args)
-        self.nsp.event_handlers.emit_local(event, self, *args)
+        errors = self._events.emit_local(event, *args)
+        errors += self.nsp.event_handlers.emit_local(event, self, *args)
+        if errors:
+            self.nsp.server.stats.handler_errors += errors
 
 
 class _SocketAck:
@@ -305,3 +314,6 @@ class _VolatileEmitter:
             raise ValueError(f'"{event}" is a reserved event name')
         if socket.conn.writable:  # not recoverable: sent as is, never logged (no offset)
             socket.packet(Packet(PacketType.EVENT, socket.nsp.name, [event, *args]))
+            socket.nsp.server.stats.deliveries += 1
+        else:
+            socket.nsp.server.stats.volatile_drops += 1

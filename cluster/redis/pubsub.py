@@ -621,7 +621,8 @@ class RedisPubSubAdapter(InMemoryAdapter):
         assert args
         rid = request.request_id
         if rid is None:
-            self.nsp.server_side_handlers.dispatch(args[0], args[1:], None, self.nsp)
+            errors = self.nsp.server_side_handlers.dispatch(args[0], args[1:], None, self.nsp)
+            self.nsp.server.stats.handler_errors += errors
             return
         answered = False
 
@@ -634,7 +635,8 @@ class RedisPubSubAdapter(InMemoryAdapter):
             # Always on the shared response channel (as Node).
             self._link.publish(self.channels.response, answer)
 
-        self.nsp.server_side_handlers.dispatch(args[0], args[1:], ack, self.nsp)
+        errors = self.nsp.server_side_handlers.dispatch(args[0], args[1:], ack, self.nsp)
+        self.nsp.server.stats.handler_errors += errors
 
     def _on_broadcast_request(self, request: Request) -> None:
         assert request.opts is not None and request.data is not None

@@ -19,6 +19,7 @@ from wsproto.extensions import Extension
 from reactor import Stream
 
 from ..errors import EngineIOError
+from ..stats import EngineStats
 
 __all__ = [
     "MessageTooBigError",
@@ -107,6 +108,7 @@ class WebSocketConnection:
         "listener",
         "max_message",
         "plain",
+        "stats",
         "stream",
     )
 
@@ -117,7 +119,10 @@ class WebSocketConnection:
         extensions: list[Extension] | None = None,
         trailing_data: bytes = b"",
         client: bool = False,
+        stats: EngineStats | None = None,
     ) -> None:
+        #: Where the packets read and written are counted (a server's; clients count nothing).
+        self.stats = stats if stats is not None else EngineStats()
         #: Parse simple frames ourselves (servers only: clients' frames are masked; no deflate).
         self._fast = not client and not extensions
         #: wsproto, made on first need when the fast path serves (most connections never need
@@ -169,19 +174,27 @@ class WebSocketConnection:
         if self.deflate or self.client:
             self._send_event(Message(data=text))
         elif self.stream is not None:
-            self.stream.write(frame_text(text))
+            self._write_message(frame_text(text))
 
     def send_binary(self, data: bytes) -> None:
         if self.deflate or self.client:
             self._send_event(Message(data=data))
         elif self.stream is not None:
-            self.stream.write(frame_binary(data))
+            self._write_message(frame_binary(data))
 
     def _send_event(self, event: Message[Any]) -> None:
         ws = self._wsproto()
         if self.stream is None or ws.state is not ConnectionState.OPEN:
             return
-        self.stream.write(ws.send(event))
+        self._write_message(ws.send(event))
+
+    def _write_message(self, frame: bytes) -> None:
+        """One message's frame (one Engine.IO packet) to the stream, counted."""
+        assert self.stream is not None
+        self.stream.write(frame)
+        stats = self.stats
+        stats.packets_out += 1
+        stats.bytes_out += len(frame)
 
     def close(self, code: int = 1000, reason: str = "", linger: bool = False) -> None:
         """Send a close frame (if still possible) and close the TCP connection after it
@@ -257,6 +270,9 @@ class WebSocketConnection:
                 payload = b""
             listener = self.listener
             assert listener is not None
+            stats = self.stats
+            stats.packets_in += 1
+            stats.bytes_in += end - pos
             if opcode == 1:
                 try:
                     text = payload.decode("utf-8")
@@ -301,6 +317,7 @@ class WebSocketConnection:
                     if len(data) > self.max_message:
                         self._too_big()
                         return
+                    self._count_in(data)
                     if isinstance(data, str):
                         listener.ws_text(self, data)
                     else:
@@ -330,10 +347,21 @@ class WebSocketConnection:
         if finished:
             self._parts, self._parts_len = None, 0
             if isinstance(data, str):
-                listener.ws_text(self, "".join(parts))  # type: ignore[arg-type]
+                text = "".join(parts)  # type: ignore[arg-type]
+                self._count_in(text)
+                listener.ws_text(self, text)
             else:
-                listener.ws_binary(self, b"".join(parts))  # type: ignore[arg-type]
+                binary = b"".join(parts)  # type: ignore[arg-type]
+                self._count_in(binary)
+                listener.ws_binary(self, binary)
         return True
+
+    def _count_in(self, message: str | bytes) -> None:
+        """A message wsproto assembled (fragmented or compressed): one packet; its bytes are
+        the message's, uncompressed (the frames' own sizes are wsproto's)."""
+        stats = self.stats
+        stats.packets_in += 1
+        stats.bytes_in += len(message.encode("utf-8") if isinstance(message, str) else message)
 
     def _too_big(self) -> None:
         self._parts, self._parts_len = None, 0

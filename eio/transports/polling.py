@@ -81,6 +81,7 @@ class PollingTransport:
         event = self.session.check_poll_queue()
         if event is not None:
             log.debug("polling queue full sid=%s", owner.sid)
+            owner.server.stats.slow_consumers += 1
             owner.handle(event)
         owner.mark_dirty()
 
@@ -121,6 +122,9 @@ class PollingTransport:
         conn, self._poll = self._poll, None
         assert conn is not None
         body = encode_payload(packets).encode("utf-8")
+        stats = self.owner.server.stats
+        stats.packets_out += len(packets)
+        stats.bytes_out += len(body)
         headers = TEXT_HEADERS + self._headers
         encoding = self._encoding
         if encoding is not None and len(body) >= self.owner.server.config.compression_threshold:
@@ -168,6 +172,9 @@ class PollingTransport:
             packets = decode_payload(body, owner.server.config.max_decode_packets)
         except ParseError as exc:
             packets, error = exc.decoded, exc
+        stats = owner.server.stats
+        stats.packets_in += len(packets)
+        stats.bytes_in += len(body)
         now = owner.server.reactor.time()
         for packet in packets:
             event = session.receive(packet, now)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from reactor import SlowConsumerError
+
 from ..errors import ParseError
 from ..net.websocket import frame_text
 from ..protocol.packet import Packet, PacketType, decode_packet
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 class WebSocketTransport:
     """A session's websocket (the ``WebSocketListener`` of its connection)."""
 
-    __slots__ = ("owner", "session", "stream", "ws")
+    __slots__ = ("owner", "session", "stats", "stream", "ws")
 
     name = TransportName.WEBSOCKET
 
@@ -44,6 +46,7 @@ class WebSocketTransport:
         self.owner = owner
         self.session = owner.session
         self.ws = ws
+        self.stats = ws.stats
         #: Where frames shared by many sessions go straight (None with permessage-deflate,
         #: which keeps state per connection: nothing to share).
         self.stream = ws.stream if ws.plain else None
@@ -60,8 +63,12 @@ class WebSocketTransport:
         if packet is None:
             return
         stream = self.stream
-        if stream is not None:
-            stream.write(frame_text(packet))  # the hot path: one frame, no wsproto
+        if stream is not None:  # the hot path: one frame, no wsproto
+            frame = frame_text(packet)
+            stream.write(frame)
+            stats = self.stats
+            stats.packets_out += 1
+            stats.bytes_out += len(frame)
         else:
             self.ws.send_text(packet)
 
@@ -74,7 +81,11 @@ class WebSocketTransport:
             return
         stream = self.stream
         if stream is not None:  # the hot path of a fan-out: the shared frames, as they are
-            stream.write(outbound.frames)
+            frames = outbound.frames
+            stream.write(frames)
+            stats = self.stats
+            stats.packets_out += len(outbound.packets)
+            stats.bytes_out += len(frames)
         else:
             for packet in outbound.packets:
                 self._send(packet)
@@ -123,6 +134,8 @@ class WebSocketTransport:
     def ws_closed(self, ws: WebSocketConnection, exc: BaseException | None) -> None:
         if exc is not None:
             log.debug("websocket error sid=%s: %s", self.owner.sid, exc)
+            if isinstance(exc, SlowConsumerError):
+                self.stats.slow_consumers += 1
         self.owner.fail(
             DisconnectReason.TRANSPORT_CLOSE if exc is None else DisconnectReason.TRANSPORT_ERROR
         )

@@ -48,6 +48,7 @@ from sio.events import EventHandlers
 from sio.namespace import Namespace
 from sio.protocol import decode_messages
 from sio.protocol.packet import Packet, PacketType
+from sio.stats import ServerStats
 
 # -- fakes ----------------------------------------------------------------------------------------
 
@@ -68,6 +69,7 @@ class FakeServer:
 
     def __init__(self, reactor: Reactor) -> None:
         self.reactor = reactor
+        self.stats = ServerStats()
 
 
 class FakeConn:

@@ -55,9 +55,11 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
 SANS_IO_GLOBS = [
     "eio/protocol/**/*.py",
     "eio/errors.py",
+    "eio/stats.py",
     "reactor/timers.py",
     "sio/protocol/**/*.py",
     "sio/errors.py",
+    "sio/stats.py",
     "cluster/sticky.py",
     "cluster/recovery.py",
     "cluster/frames.py",

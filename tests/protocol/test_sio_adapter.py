@@ -18,6 +18,7 @@ from eio import Outbound
 from sio.adapter import BroadcastFlags, BroadcastOptions, InMemoryAdapter, outbound_of
 from sio.broadcast import BroadcastOperator
 from sio.protocol.packet import RESERVED_EVENTS, Packet, PacketType
+from sio.stats import ServerStats
 
 
 class FakeReactor:
@@ -27,6 +28,9 @@ class FakeReactor:
 class FakeServer:
     reactor = FakeReactor()
     recovery = None
+
+    def __init__(self) -> None:
+        self.stats = ServerStats()
 
 
 class FakeConn:
