@@ -361,7 +361,7 @@ class AdminUI:
         self._timer = self.reactor.call_later(STATS_INTERVAL, self._tick)
 
     def _read_counters(self) -> EngineCounters:
-        return read_engine_counters(getattr(self.io.eio, "stats", None))
+        return read_engine_counters(self.io.eio.stats)
 
     def server_stats(self) -> dict[str, Any]:
         """This server's ``server_stats`` (the aggregated events since the last call)."""

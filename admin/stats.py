@@ -8,9 +8,9 @@ only reads them, at report time, and turns what changed since the last report in
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["EngineCounters", "aggregated_events", "read_engine_counters"]
+__all__ = ["EngineCounters", "EngineStats", "aggregated_events", "read_engine_counters"]
 
 #: The UI's event type for each Engine.IO counter.
 COUNTER_TYPES = (
@@ -24,11 +24,21 @@ COUNTER_TYPES = (
 EngineCounters = dict[str, Any]
 
 
-def read_engine_counters(stats: Any) -> EngineCounters:
-    """A snapshot of the counters of an ``EngineStats`` (missing ones read as 0)."""
-    snapshot: EngineCounters = {name: int(getattr(stats, name, 0)) for _, name in COUNTER_TYPES}
-    closes = getattr(stats, "closes", None)
-    snapshot["closes"] = Counter(closes) if closes is not None else Counter()
+class EngineStats(Protocol):
+    """What is read of ``eio``'s ``EngineStats`` (``EngineIOServer.stats``, the shared seam)."""
+
+    handshakes: int
+    closes: Counter[str]
+    packets_in: int
+    packets_out: int
+    bytes_in: int
+    bytes_out: int
+
+
+def read_engine_counters(stats: EngineStats) -> EngineCounters:
+    """A snapshot of the counters the UI shows."""
+    snapshot: EngineCounters = {name: getattr(stats, name) for _, name in COUNTER_TYPES}
+    snapshot["closes"] = Counter(stats.closes)
     return snapshot
 
 

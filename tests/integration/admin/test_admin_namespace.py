@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -192,9 +193,26 @@ def test_server_stats(server_factory: ServerFactory, client_factory: ClientFacto
     namespaces = {n["name"]: n["socketsCount"] for n in stats["namespaces"]}
     assert namespaces == {"/": 1, "/admin": 1}
     assert isinstance(stats["aggregatedEvents"], list)
-    # Every 2 s while connected.
+    # Every 2 s while connected, with what happened meanwhile (the Engine.IO counters).
     (later,) = events.expect("server_stats", timeout=WAIT)
     assert later["uptime"] >= stats["uptime"]
+    cid, cid_events = client_factory(server.url, auth={"user": "cid"}, transports=["polling"])
+    cid_events.expect("connect")
+    cid.emit("chat message", "cid", "hello")
+    cid.disconnect()
+    cid_events.expect("disconnect")
+    seen: dict[tuple[str, str | None], int] = {}
+    deadline = time.monotonic() + 3 * WAIT
+    while not {("rawConnection", None), ("rawDisconnection", "transport close")} <= set(seen):
+        assert time.monotonic() < deadline, seen
+        (report,) = events.expect("server_stats", timeout=WAIT)
+        for event in report["aggregatedEvents"]:
+            key = (event["type"], event.get("subType"))
+            seen[key] = seen.get(key, 0) + event["count"]
+            assert event["timestamp"] % 1000 == 0
+    assert seen[("rawConnection", None)] == 1
+    for kind in ("packetsIn", "packetsOut", "bytesIn", "bytesOut"):
+        assert seen[(kind, None)] > 0, kind
 
 
 def test_live_events_of_a_chat_client(
