@@ -296,6 +296,8 @@ class AdminUI:
             return
 
         def checked(matches: bool) -> None:
+            if socket.client.closed:
+                return  # gone while its password was checked
             if not matches:
                 next_(sio.ConnectRefusedError("invalid credentials"))
                 return
