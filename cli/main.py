@@ -111,7 +111,7 @@ LOG_LEVEL = click.option(
     "--admin-ui-no-auth",
     is_flag=True,
     help="The Admin UI with no login at all: anyone reaching the server may act on every "
-    "client. For local use only.",
+    "client. For local use only. Default: off.",
 )
 @click.option(
     "--admin-ui-mode",
@@ -120,13 +120,15 @@ LOG_LEVEL = click.option(
     show_default=True,
     help="development: every socket, room and event, live; production: statistics only.",
 )
-@click.option("--admin-ui-read-only", is_flag=True, help="The Admin UI may look but not act.")
+@click.option(
+    "--admin-ui-read-only", is_flag=True, help="The Admin UI may look but not act. Default: off."
+)
 @click.option(
     "--admin-ui-dir",
     default=None,
     type=click.Path(exists=True, file_okay=False),
     help="Also serve the UI's own files under /admin/ from this folder (the ui/dist folder "
-    "of the npm package @socket.io/admin-ui), instead of using the hosted UI.",
+    "of the npm package @socket.io/admin-ui). Default: none (use the hosted UI).",
 )
 @LOG_LEVEL
 def server(
