@@ -35,9 +35,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 
 #: What a package may import of another: its root (``__init__`` with ``__all__``), and the public
 #: sans-IO API of its protocol (for sans-IO code elsewhere, such as the cluster's codec).
-PUBLIC = frozenset(
-    {"reactor", "eio", "eio.protocol", "sio", "sio.protocol", "cluster", "admin"}
-)
+PUBLIC = frozenset({"reactor", "eio", "eio.protocol", "sio", "sio.protocol", "cluster", "admin"})
 
 #: Third-party libraries each package may use (the standard library is free, but see SANS_IO).
 THIRD_PARTY: dict[str, frozenset[str]] = {
