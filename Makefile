@@ -26,8 +26,8 @@ test-node: $(VENV)/.installed-test $(NODE_DIR)/node_modules/.installed
 	$(PY) -m pytest -q tests/protocol/wire --target node
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check reactor eio sio cluster cli tests benchmarks
-	$(VENV)/bin/ruff format --check reactor eio sio cluster cli tests benchmarks
+	$(VENV)/bin/ruff check reactor eio sio cluster admin cli tests benchmarks
+	$(VENV)/bin/ruff format --check reactor eio sio cluster admin cli tests benchmarks
 
 typecheck: $(VENV)/.installed-test
 	$(VENV)/bin/mypy

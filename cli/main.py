@@ -6,12 +6,14 @@ import inspect
 import logging
 import math
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+import admin
 import sio
 from cluster import (
     ClusterConfig,
@@ -21,7 +23,7 @@ from cluster import (
     install_metrics,
     redis_adapter_factory,
 )
-from eio import FD_RESERVE, EngineIOServer
+from eio import FD_RESERVE, EngineIOServer, HttpHandler
 from reactor import (
     DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     Reactor,
@@ -216,6 +218,38 @@ def limit_options(command: Callable[..., None]) -> Callable[..., None]:
     help="Serve GET /metrics in the Prometheus text format (in a cluster: every worker's "
     "figures, labelled worker=<id>). Needs pip install 'sio-chat[metrics]'. Default: off.",
 )
+@click.option(
+    "--admin-ui",
+    "admin_ui",
+    default=None,
+    metavar="USER:PASSWORD",
+    help="Serve the official Socket.IO Admin UI's server side on /admin, with this login "
+    "(the password is kept as a bcrypt hash; needs pip install 'sio-chat[admin]'). CORS "
+    "admits the hosted UI, https://admin.socket.io. Default: off.",
+)
+@click.option(
+    "--admin-ui-no-auth",
+    is_flag=True,
+    help="The Admin UI with no login at all: anyone reaching the server may act on every "
+    "client. For local use only. Default: off.",
+)
+@click.option(
+    "--admin-ui-mode",
+    type=click.Choice(["development", "production"]),
+    default="development",
+    show_default=True,
+    help="development: every socket, room and event, live; production: statistics only.",
+)
+@click.option(
+    "--admin-ui-read-only", is_flag=True, help="The Admin UI may look but not act. Default: off."
+)
+@click.option(
+    "--admin-ui-dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False),
+    help="Also serve the UI's own files under /admin/ from this folder (the ui/dist folder "
+    "of the npm package @socket.io/admin-ui). Default: none (use the hosted UI).",
+)
 @limit_options
 @LOG_LEVEL
 def server(
@@ -232,6 +266,11 @@ def server(
     keyfile: str | None,
     tls_handshake_timeout: float,
     metrics: bool,
+    admin_ui: str | None,
+    admin_ui_no_auth: bool,
+    admin_ui_mode: str,
+    admin_ui_read_only: bool,
+    admin_ui_dir: str | None,
     log_level: str,
     **limits: Any,
 ) -> None:
@@ -268,6 +307,10 @@ def server(
             check_metrics_available()
         except ImportError as exc:
             raise click.UsageError(str(exc)) from exc
+    # Before any fork: the password is hashed once, and every worker shares the token secret.
+    admin_setup = _admin_setup(
+        admin_ui, admin_ui_no_auth, admin_ui_mode, admin_ui_read_only, admin_ui_dir
+    )
     if count == 1:
         reactor = Reactor()
         io = sio.Server(
@@ -275,7 +318,7 @@ def server(
             path=path,
             cors_allowed_origins=origins,
             connection_state_recovery=recovery,
-            http_handler=plain_http_handler("sio-chat server"),
+            http_handler=admin_setup.http_handler(plain_http_handler("sio-chat server")),
             **_adapter_option(adapter_url, reactor),
             **tls,
             **limits,
@@ -283,6 +326,7 @@ def server(
         install_chat(io)
         if metrics:
             install_metrics(io)
+        admin_setup.install(io)
         bound_host, bound_port = io.listen(host, port)
         click.echo(f"listening on {bound_host}:{bound_port}")
         run_until_signalled(io.reactor, io.close)
@@ -300,11 +344,12 @@ def server(
             cors_allowed_origins=origins,
             adapter=adapter,
             connection_state_recovery=recovery,
-            http_handler=plain_http_handler(f"worker: {worker_id}"),
+            http_handler=admin_setup.http_handler(plain_http_handler(f"worker: {worker_id}")),
             **tls,  # the master hands over TCP connections; each worker does the handshake
             **limits,
         )
         install_chat(io)
+        admin_setup.install(io)
         return io
 
     config = ClusterConfig(
@@ -446,6 +491,69 @@ def _check_adapter_url(url: str) -> None:
         raise click.UsageError(
             "--adapter needs the Redis extra: pip install 'sio-chat[redis]'"
         ) from None
+
+
+class _AdminSetup:
+    """The Admin UI options, checked and prepared once in the master process."""
+
+    def __init__(
+        self,
+        auth: dict[str, str] | bool | None,
+        mode: str,
+        read_only: bool,
+        ui_dir: str | None,
+    ) -> None:
+        self.auth = auth
+        self.mode = mode
+        self.read_only = read_only
+        self.ui_dir = ui_dir
+        self.session_secret = secrets.token_bytes(32)
+
+    def http_handler(self, app_handler: HttpHandler) -> HttpHandler:
+        if self.auth is None or self.ui_dir is None:
+            return app_handler
+        return admin.static_ui_handler(self.ui_dir, fallback=app_handler)
+
+    def install(self, io: sio.Server) -> None:
+        if self.auth is None:
+            return
+        admin.instrument(
+            io,
+            auth=self.auth,
+            mode=self.mode,
+            read_only=self.read_only,
+            session_secret=self.session_secret,
+        )
+
+
+def _admin_setup(
+    login: str | None, no_auth: bool, mode: str, read_only: bool, ui_dir: str | None
+) -> _AdminSetup:
+    if login is not None and no_auth:
+        raise click.UsageError("--admin-ui and --admin-ui-no-auth exclude each other")
+    auth: dict[str, str] | bool | None = None
+    if no_auth:
+        log.warning(
+            "admin UI without a login: anyone who reaches this server may watch and "
+            "disconnect every client (local use only)"
+        )
+        auth = False
+    elif login is not None:
+        username, sep, password = login.partition(":")
+        if not sep or not username or not password:
+            raise click.BadParameter("use USER:PASSWORD", param_hint="--admin-ui")
+        try:
+            auth = {"username": username, "password": admin.hash_password(password)}
+        except ImportError:
+            raise click.UsageError(f"--admin-ui: {admin.BCRYPT_HINT}") from None
+    elif ui_dir is not None or read_only:
+        raise click.UsageError("--admin-ui-dir and --admin-ui-read-only need --admin-ui")
+    if ui_dir is not None:
+        try:
+            admin.static_ui_handler(ui_dir)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--admin-ui-dir") from None
+    return _AdminSetup(auth, mode, read_only, ui_dir)
 
 
 def _adapter_option(url: str | None, reactor: Reactor) -> dict[str, Any]:

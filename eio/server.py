@@ -238,6 +238,9 @@ class EngineIOServer:
         self._refused_logged_at: float | None = None
         #: The most sessions held since memory was last given back (see ``session_ended``).
         self._sessions_peak = 0
+        #: ``listener(session)`` once a session has moved to a websocket (tools such as the
+        #: Admin UI; none by default).
+        self.upgrade_listeners: list[Callable[[EngineSocket], None]] = []
 
     # -- sockets --------------------------------------------------------------------------------
 
@@ -252,6 +255,10 @@ class EngineIOServer:
         listener = Listener(self.reactor, sock, self.adopt)
         self._listeners.append(listener)
         return listener.address
+
+    def admit_origins(self, origins: list[str]) -> None:
+        """Also admit these origins (with credentials) besides ``cors_allowed_origins``."""
+        self._cors.admit(origins)
 
     @property
     def addresses(self) -> list[tuple[str, int]]:

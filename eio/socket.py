@@ -250,6 +250,8 @@ class EngineSocket(Alarmed):
         polling.close()  # a parked poll is released (NOOP)
         websocket.flush()  # what waited in the queue goes first
         self.mark_dirty()
+        for listener in self.server.upgrade_listeners:
+            listener(self)
 
     def _use(self, transport: PollingTransport | WebSocketTransport | _Finished) -> None:
         self.active_transport = transport

@@ -187,12 +187,12 @@ class Connection(Alarmed):
         handshake = Handshake(conn.request, auth, conn.remote_address, issued)
         recovery = self.server.recovery
         if restored is None:
-            socket = Socket(nsp, self, generate_sid(), handshake)
+            socket = nsp.socket_class(nsp, self, generate_sid(), handshake)
             if recovery is not None:
                 socket.pid = generate_pid()
         else:
             session = restored.session
-            socket = Socket(nsp, self, session.sid, handshake)
+            socket = nsp.socket_class(nsp, self, session.sid, handshake)
             socket.pid = session.pid
             socket.data = session.data
             socket.recovered = True

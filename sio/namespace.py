@@ -12,10 +12,10 @@ from .adapter import Adapter, BroadcastFlags
 from .broadcast import BroadcastOperator, BroadcastShortcuts
 from .errors import ConnectRefusedError
 from .events import EventHandlers
+from .socket import Socket
 
 if TYPE_CHECKING:
     from .server import Server
-    from .socket import Socket
 
 __all__ = ["Middleware", "Namespace", "ParentNamespace"]
 
@@ -59,6 +59,11 @@ class Namespace(BroadcastShortcuts):
             parent.server_side_handlers if parent is not None else EventHandlers()
         )
         self.adapter: Adapter = server.adapter_factory(self)
+        #: The class of this namespace's sockets: a tool watching them (the Admin UI) swaps in
+        #: a subclass, so that nothing is watched, and nothing costs, when no tool is on.
+        self.socket_class: type[Socket] = Socket
+        for listener in server.namespace_listeners:
+            listener(self)
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name} sockets={len(self.sockets)}>"

@@ -182,6 +182,8 @@ class Server:
         )
         self._nsps: dict[str, Namespace] = {}
         self._parents: list[ParentNamespace] = []
+        #: ``listener(nsp)`` for every namespace made from now on (dynamic children too).
+        self.namespace_listeners: list[Callable[[Namespace], None]] = []
         #: The main namespace ``/``.
         self.sockets = self.of("/")
 

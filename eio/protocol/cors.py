@@ -17,7 +17,7 @@ ALLOWED_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 class CorsPolicy:
     """``origins``: None (same origin only), ``"*"`` (any), a list, or a predicate."""
 
-    __slots__ = ("_any", "_credentials", "_origins", "_predicate")
+    __slots__ = ("_any", "_credentials", "_extra", "_origins", "_predicate")
 
     def __init__(
         self,
@@ -34,6 +34,13 @@ class CorsPolicy:
         elif origins is not None and not self._any:
             self._origins = frozenset(o.rstrip("/") for o in origins)
         self._credentials = credentials
+        #: Origins admitted besides the policy's own, always with credentials (``admit``).
+        self._extra: frozenset[str] = frozenset()
+
+    def admit(self, origins: Sequence[str]) -> None:
+        """Also admit these origins, with credentials, whatever the policy says otherwise (a
+        tool's own page, such as the hosted Admin UI, next to the application's origins)."""
+        self._extra = self._extra | frozenset(o.rstrip("/") for o in origins)
 
     def allows(self, origin: str | None, host: str | None) -> bool:
         """May a request with this ``Origin`` (and ``Host``) header be served?
@@ -41,6 +48,8 @@ class CorsPolicy:
         A request without an Origin is not cross-origin (non-browser clients send none).
         """
         if origin is None or self._any:
+            return True
+        if self._extra and origin.rstrip("/") in self._extra:
             return True
         if self._predicate is not None:
             return bool(self._predicate(origin))
@@ -52,6 +61,12 @@ class CorsPolicy:
         """Headers for the response to an allowed request."""
         if origin is None:
             return []
+        if self._extra and origin.rstrip("/") in self._extra:
+            return [
+                ("access-control-allow-origin", origin),
+                ("vary", "Origin"),
+                ("access-control-allow-credentials", "true"),
+            ]
         if self._any and not self._credentials:
             return [("access-control-allow-origin", "*")]
         headers = [("access-control-allow-origin", origin), ("vary", "Origin")]

@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 #: The project's packages, bottom layer first.
-PACKAGES = ("reactor", "eio", "sio", "cluster", "cli")
+PACKAGES = ("reactor", "eio", "sio", "cluster", "admin", "cli")
 
 #: Which other project packages each package may import.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -29,12 +29,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "eio": frozenset({"reactor"}),
     "sio": frozenset({"reactor", "eio"}),
     "cluster": frozenset({"reactor", "eio", "sio"}),
-    "cli": frozenset({"reactor", "eio", "sio", "cluster"}),
+    "admin": frozenset({"reactor", "eio", "sio"}),
+    "cli": frozenset({"reactor", "eio", "sio", "cluster", "admin"}),
 }
 
 #: What a package may import of another: its root (``__init__`` with ``__all__``), and the public
 #: sans-IO API of its protocol (for sans-IO code elsewhere, such as the cluster's codec).
-PUBLIC = frozenset({"reactor", "eio", "eio.protocol", "sio", "sio.protocol", "cluster"})
+PUBLIC = frozenset({"reactor", "eio", "eio.protocol", "sio", "sio.protocol", "cluster", "admin"})
 
 #: Third-party libraries each package may use (the standard library is free, but see SANS_IO).
 THIRD_PARTY: dict[str, frozenset[str]] = {
@@ -44,6 +45,8 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     # The Redis adapters (cluster/redis/, the [redis] extra): hiredis's RESP reader, msgpack.
     # GET /metrics (cluster/metrics.py, the [metrics] extra): prometheus_client.
     "cluster": frozenset({"hiredis", "msgpack", "prometheus_client"}),
+    # The Admin UI's login (the [admin] extra), imported when a login is configured.
+    "admin": frozenset({"bcrypt"}),
     "cli": frozenset({"click"}),
 }
 

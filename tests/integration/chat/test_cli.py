@@ -197,7 +197,7 @@ def test_help_explains_every_option_with_its_default(command: tuple[str, ...]) -
     assert len(blocks) == len(visible) + 1  # and --help
     for param in visible:
         flag = max(param.opts, key=len)
-        (block,) = [b for b in blocks if re.match(rf"\s*(-\w, )?{re.escape(flag)}\b", b)]
+        (block,) = [b for b in blocks if re.match(rf"\s*(-\w, )?{re.escape(flag)}(?![\w-])", b)]
         described = " ".join(block.split()[1:])
         assert len(described) > 10, f"{flag} is not explained"
         assert "default" in described.lower() or "[required]" in described, (
