@@ -13,7 +13,7 @@ import mimetypes
 from pathlib import Path
 from urllib.parse import unquote
 
-from eio import HttpHandler, HttpRequest, HttpResponse
+from eio import DeferredResponse, HttpHandler, HttpRequest, HttpResponse
 
 __all__ = ["UI_PREFIX", "static_ui_handler"]
 
@@ -69,7 +69,7 @@ def static_ui_handler(directory: str | Path, fallback: HttpHandler | None = None
         raise ValueError(f"{directory} has no index.html (give the admin UI's ui/dist folder)")
     cache: dict[str, HttpResponse] = {}
 
-    def handle(request: HttpRequest) -> HttpResponse | None:
+    def handle(request: HttpRequest) -> HttpResponse | DeferredResponse | None:
         path = request.path
         if path != UI_PREFIX and not path.startswith(UI_PREFIX + "/"):
             return fallback(request) if fallback is not None else None
