@@ -247,6 +247,7 @@ class AdminUI:
         #: reply, so that the UI, which listens from its "connect" on, gets it).
         self._new_sessions: dict[str, str] = {}
         io.eio.admit_origins(list(ui_origins))
+        io.eio.count_traffic()  # aggregatedEvents: packets and bytes in/out
         self.nsp = io.of(namespace)
         self.nsp.use(self._authenticate)
         self.nsp.on("connection", self._on_admin_connected)

@@ -114,6 +114,7 @@ class Metrics:
         self.gather_timeout = gather_timeout
         self.lag = LoopLagMonitor(io.reactor)
         self.lag.start()
+        io.eio.count_traffic()
         self._next = io.eio.http_handler
         #: Scrapes waiting for the gathering under way (at most one at a time: a flood of
         #: scrapes costs the other workers one snapshot each per gathering, not one per scrape).

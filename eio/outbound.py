@@ -50,7 +50,8 @@ class Outbound:
         server = sessions[0].server
         reactor = server.reactor
         # Counted here, once for all: a recipient costs no counting (see ``count_sent``).
-        self.count_sent(server.stats, len(sessions))
+        if server.traffic is not None:
+            self.count_sent(server.traffic, len(sessions))
         # The active transport's own method: one call per recipient, not two.
         if len(sessions) <= EARLY_FLUSH_CHUNK or not reactor.quiet_tick:
             for session in sessions:
@@ -61,7 +62,7 @@ class Outbound:
             if index % EARLY_FLUSH_CHUNK == 0:
                 reactor.flush_now()
 
-    def count_sent(self, stats: EngineStats, recipients: int) -> None:
+    def count_sent(self, stats: EngineStats | None, recipients: int) -> None:
         """Count this outbound as sent to ``recipients`` sessions as shared websocket frames.
 
         Whoever hands it to transports counts it so, up front: a fan-out then costs one count,
@@ -69,6 +70,8 @@ class Outbound:
         answers are counted when written; a websocket with permessage-deflate, counted per
         frame; a session that is closing) takes its share back with ``recipients=-1``.
         """
+        if stats is None:  # traffic is not counted
+            return
         stats.packets_out += recipients * len(self.packets)
         stats.bytes_out += recipients * len(self.frames)
 

@@ -154,7 +154,7 @@ class EngineSocket(Alarmed):
     def send_outbound(self, outbound: Outbound) -> None:
         """Send messages encoded once for many sessions (their websocket frames shared too);
         ``Outbound.send_to`` sends to many at once."""
-        outbound.count_sent(self.server.stats, 1)
+        outbound.count_sent(self.server.traffic, 1)
         self.active_transport.send_outbound(outbound)
 
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:

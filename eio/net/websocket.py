@@ -121,8 +121,8 @@ class WebSocketConnection:
         client: bool = False,
         stats: EngineStats | None = None,
     ) -> None:
-        #: Where the packets read and written are counted (a server's; clients count nothing).
-        self.stats = stats if stats is not None else EngineStats()
+        #: Where the packets read and written are counted (a server's ``traffic``; None: nowhere).
+        self.stats = stats
         #: Parse simple frames ourselves (servers only: clients' frames are masked; no deflate).
         self._fast = not client and not extensions
         #: wsproto, made on first need when the fast path serves (most connections never need
@@ -193,8 +193,9 @@ class WebSocketConnection:
         assert self.stream is not None
         self.stream.write(frame)
         stats = self.stats
-        stats.packets_out += 1
-        stats.bytes_out += len(frame)
+        if stats is not None:
+            stats.packets_out += 1
+            stats.bytes_out += len(frame)
 
     def close(self, code: int = 1000, reason: str = "", linger: bool = False) -> None:
         """Send a close frame (if still possible) and close the TCP connection after it
@@ -270,20 +271,22 @@ class WebSocketConnection:
                 payload = b""
             listener = self.listener
             assert listener is not None
-            stats = self.stats
-            stats.packets_in += 1
-            stats.bytes_in += end - pos
             if opcode == 1:
                 try:
                     text = payload.decode("utf-8")
                 except UnicodeDecodeError:
-                    # Left to wsproto, which refuses it (1007): not a packet after all.
-                    stats.packets_in -= 1
-                    stats.bytes_in -= end - pos
-                    break
+                    break  # left to wsproto, which refuses it (1007): not a packet
+                stats = self.stats
+                if stats is not None:
+                    stats.packets_in += 1
+                    stats.bytes_in += end - pos
                 pos = end
                 listener.ws_text(self, text)
             else:
+                stats = self.stats
+                if stats is not None:
+                    stats.packets_in += 1
+                    stats.bytes_in += end - pos
                 pos = end
                 listener.ws_binary(self, payload)
             stream = self.stream
@@ -366,8 +369,9 @@ class WebSocketConnection:
         """A message wsproto assembled (fragmented or compressed): one packet; its bytes are
         the message's, uncompressed (the frames' own sizes are wsproto's)."""
         stats = self.stats
-        stats.packets_in += 1
-        stats.bytes_in += len(message.encode("utf-8") if isinstance(message, str) else message)
+        if stats is not None:
+            stats.packets_in += 1
+            stats.bytes_in += len(message.encode("utf-8") if isinstance(message, str) else message)
 
     def _too_big(self) -> None:
         self._parts, self._parts_len = None, 0

@@ -69,7 +69,7 @@ class PollingTransport:
 
     def send_outbound(self, outbound: Outbound) -> None:
         # Counted when a poll is answered, not as the shared frames the sender counted.
-        outbound.count_sent(self.owner.server.stats, -1)
+        outbound.count_sent(self.owner.server.traffic, -1)
         session = self.session
         if session.sending:
             for packet in outbound.packets:
@@ -124,9 +124,10 @@ class PollingTransport:
         conn, self._poll = self._poll, None
         assert conn is not None
         body = encode_payload(packets).encode("utf-8")
-        stats = self.owner.server.stats
-        stats.packets_out += len(packets)
-        stats.bytes_out += len(body)
+        traffic = self.owner.server.traffic
+        if traffic is not None:
+            traffic.packets_out += len(packets)
+            traffic.bytes_out += len(body)
         headers = TEXT_HEADERS + self._headers
         encoding = self._encoding
         if encoding is not None and len(body) >= self.owner.server.config.compression_threshold:
@@ -174,9 +175,10 @@ class PollingTransport:
             packets = decode_payload(body, owner.server.config.max_decode_packets)
         except ParseError as exc:
             packets, error = exc.decoded, exc
-        stats = owner.server.stats
-        stats.packets_in += len(packets)
-        stats.bytes_in += len(body)
+        traffic = owner.server.traffic
+        if traffic is not None:
+            traffic.packets_in += len(packets)
+            traffic.bytes_in += len(body)
         now = owner.server.reactor.time()
         for packet in packets:
             event = session.receive(packet, now)

@@ -67,8 +67,9 @@ class WebSocketTransport:
             frame = frame_text(packet)
             stream.write(frame)
             stats = self.stats
-            stats.packets_out += 1
-            stats.bytes_out += len(frame)
+            if stats is not None:
+                stats.packets_out += 1
+                stats.bytes_out += len(frame)
         else:
             self.ws.send_text(packet)
 
@@ -134,7 +135,7 @@ class WebSocketTransport:
         if exc is not None:
             log.debug("websocket error sid=%s: %s", self.owner.sid, exc)
             if isinstance(exc, SlowConsumerError):
-                self.stats.slow_consumers += 1
+                self.owner.server.stats.slow_consumers += 1
         self.owner.fail(
             DisconnectReason.TRANSPORT_CLOSE if exc is None else DisconnectReason.TRANSPORT_ERROR
         )

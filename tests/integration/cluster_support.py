@@ -37,7 +37,7 @@ SIO_CHAT = str(Path(sys.executable).with_name("sio-chat"))
 CLUSTER_APP = str(Path(__file__).with_name("cluster_app.py"))
 
 #: Seconds any single expected thing may take.
-WAIT = 5.0
+WAIT = 15.0
 #: Seconds we watch for something that must not happen.
 QUIET = 0.5
 

@@ -31,7 +31,7 @@ from .tls_support import TlsFiles, make_tls_files
 T = TypeVar("T")
 
 #: Seconds any wait in these tests may take before it fails.
-WAIT = 5.0
+WAIT = 15.0
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ def run_until(io: sio.Server, condition: Callable[[], bool]) -> None:
 @pytest.fixture
 def io() -> Iterator[sio.Server]:
     server = sio.Server()
+    server.eio.count_traffic()
 
     @server.on("connection")
     def connected(socket: sio.Socket) -> None:
@@ -252,3 +253,19 @@ def test_a_slow_websocket_reader_is_counted() -> None:
     run_until(io, lambda: io.eio.stats.slow_consumers == 1)
     assert io.eio.stats.closes["transport error"] == 1
     io.reactor.close()
+
+
+def test_traffic_is_not_counted_unless_asked(io: sio.Server) -> None:
+    """Packets and bytes cost the hot paths: counted only once someone reads them."""
+    io.eio.traffic = None  # as a server without metrics or the Admin UI
+    client = Client(io)
+    client.send("40")
+    client.expect("40{")
+    engine = io.eio.stats
+    assert (engine.packets_in, engine.packets_out, engine.bytes_in, engine.bytes_out) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert engine.handshakes == 1

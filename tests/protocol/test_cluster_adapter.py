@@ -76,7 +76,8 @@ class FakeServer:
 class FakeConn:
     def __init__(self, server: FakeServer) -> None:
         # The Engine.IO server: Outbound.send_to reads reactor.quiet_tick and counts in stats.
-        self.server = SimpleNamespace(reactor=server.reactor, stats=EngineStats())
+        stats = EngineStats()
+        self.server = SimpleNamespace(reactor=server.reactor, stats=stats, traffic=stats)
         self.writable = True
         self.sent: list[Outbound] = []
         #: What ``Outbound.send_to`` may write through (the session's transport).

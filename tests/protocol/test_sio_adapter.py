@@ -41,6 +41,7 @@ class FakeEngineServer:
 
     def __init__(self) -> None:
         self.stats = EngineStats()
+        self.traffic: EngineStats | None = self.stats  # counted, as with metrics on
 
 
 class FakeConn:

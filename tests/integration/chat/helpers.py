@@ -34,7 +34,7 @@ NODE_DIR = REPO / "tests" / "node"
 SIO_CHAT = str(Path(sys.executable).with_name("sio-chat"))
 
 #: Seconds any single expected thing (a connection, a message, a process line) may take.
-WAIT = 5.0
+WAIT = 15.0
 #: Seconds we watch for something that must *not* arrive.
 QUIET = 0.3
 
