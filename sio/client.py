@@ -48,9 +48,8 @@ from reactor import Reactor, TimerHandle
 
 from .errors import AckTimeoutError, PacketError, SocketIOError
 from .events import EventHandlers, Listening, TimedEmitter, call_safely, make_ack
-from .protocol.decoder import PacketDecoder
-from .protocol.encoder import encode_messages
-from .protocol.packet import RESERVED_EVENTS, Packet, PacketType
+from .protocol.packet import MAX_ATTACHMENTS, RESERVED_EVENTS, Packet, PacketType
+from .protocol.parser import Parser, parser_named
 
 __all__ = ["ClientSocket", "ConnectError", "Manager", "connect"]
 
@@ -103,7 +102,8 @@ class Manager(Listening, ClientListener):
     ``reconnection_attempts`` (infinite), ``reconnection_delay`` (1 s) doubling up to
     ``reconnection_delay_max`` (5 s), each delay randomised by ``randomization_factor`` (0.5),
     and ``timeout`` (20 s): how long one connection attempt may take before it fails with
-    "timeout" (None: no limit).
+    "timeout" (None: no limit). ``parser``: ``"json"`` (the default) or ``"msgpack"`` (the
+    server's must be the same; see ``sio.Server``).
     """
 
     def __init__(
@@ -124,7 +124,9 @@ class Manager(Listening, ClientListener):
         randomization_factor: float = 0.5,
         timeout: float | None = 20.0,
         max_buffered: int = DEFAULT_MAX_BUFFERED,
+        parser: str | Parser = "json",
     ) -> None:
+        self.parser = parser_named(parser)
         self.reactor = reactor or Reactor()
         self.url = url
         self.engine = EngineClient(
@@ -145,7 +147,7 @@ class Manager(Listening, ClientListener):
         self.backoff = Backoff(reconnection_delay, reconnection_delay_max, randomization_factor)
         self.sockets: dict[str, ClientSocket] = {}
         self._events = EventHandlers()
-        self._decoder = PacketDecoder()
+        self._decoder = self.parser.decoder(MAX_ATTACHMENTS)
         self._reconnect_timer: TimerHandle | None = None
         self._open_timer: TimerHandle | None = None
         self._reconnecting = False
@@ -202,7 +204,7 @@ class Manager(Listening, ClientListener):
     # -- called by sockets ----------------------------------------------------------------------
 
     def _send_packet(self, packet: Packet) -> None:
-        for message in encode_messages(packet):
+        for message in self.parser.encode(packet):
             if isinstance(message, str):
                 self.engine.send(message)
             else:

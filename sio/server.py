@@ -36,6 +36,7 @@ from .broadcast import BroadcastOperator
 from .connection import Connection
 from .namespace import Middleware, Namespace, ParentNamespace
 from .protocol.packet import MAX_ATTACHMENTS
+from .protocol.parser import JSON_PARSER, Parser, parser_named
 from .protocol.recovery import RecoveryOptions
 from .socket import Socket
 
@@ -72,6 +73,9 @@ class Server:
             ``RecoveryOptions`` (``True``: its defaults, a 2 min window): a client that lost its
             connection gets its socket back (same id, rooms and ``data``) with the events it
             missed. Every recoverable event then carries its offset as a last argument.
+        parser: how packets are encoded: ``"json"`` (Socket.IO's own, the default) or
+            ``"msgpack"`` (``socket.io-msgpack-parser``'s; needs ``sio-chat[msgpack]``), or a
+            ``sio.Parser``. Every client must use the same one.
     """
 
     def __init__(
@@ -96,7 +100,10 @@ class Server:
         http_handler: HttpHandler | None = None,
         max_write_buffer: int = DEFAULT_MAX_BUFFER,
         connection_state_recovery: RecoveryOptions | bool | None = None,
+        parser: str | Parser = "json",
     ) -> None:
+        #: The packet codec of every connection (``sio.protocol.parser``).
+        self.parser = parser_named(parser)
         self.reactor = reactor or Reactor()
         #: Connection state recovery's options; None when it is off.
         self.recovery: RecoveryOptions | None = None
@@ -266,12 +273,18 @@ class Server:
     def on_connect(self, socket: EngineSocket) -> None:
         connection = Connection(self, socket)
         socket.data = connection
-        socket.text_handler = connection.on_text
+        if self.parser is JSON_PARSER:
+            socket.text_handler = connection.on_text
+        else:  # no fast path: the parser's decoder takes (or refuses) the text
+            socket.text_handler = connection.on_other_text
 
     def on_message(self, socket: EngineSocket, data: str) -> None:
         connection = socket.data
         assert isinstance(connection, Connection)
-        connection.on_text(data)
+        if self.parser is JSON_PARSER:
+            connection.on_text(data)
+        else:
+            connection.on_other_text(data)
 
     def on_binary(self, socket: EngineSocket, data: bytes) -> None:
         connection = socket.data

@@ -34,8 +34,7 @@ from cluster.frames import (
     encode_payload,
 )
 from cluster.messages import ClusterMessage, MessageType
-from cluster.redis import notepack, pubsub_format, resp, streams_format
-from cluster.redis.notepack import NotepackError
+from cluster.redis import pubsub_format, resp, streams_format
 from cluster.redis.pubsub_format import FormatError
 from cluster.redis.streams_format import StreamFormatError
 from eio.errors import ParseError
@@ -55,8 +54,10 @@ from sio.protocol import (
     decode_text,
     encode_messages,
     encode_text,
+    notepack,
     reconstruct,
 )
+from sio.protocol.notepack import NotepackError
 from sio.protocol.packet import MAX_DEPTH
 from sio.protocol.recovery import recovery_auth
 
