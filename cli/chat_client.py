@@ -98,6 +98,7 @@ class ChatClient:
         path: str = "/socket.io/",
         reconnection_attempts: float = math.inf,
         reconnection_delay: float = 1.0,
+        parser: str = "json",
         retries: int = RETRIES,
         ack_timeout: float = ACK_TIMEOUT,
         stdin: IO[str] | None = None,
@@ -119,6 +120,7 @@ class ChatClient:
             reconnection_attempts=reconnection_attempts,
             reconnection_delay=reconnection_delay,
             reconnection_delay_max=max(5.0, reconnection_delay),
+            parser=parser,
         )
         # Retries start off: they are turned on at each connection to a server with connection
         # state recovery (``_on_connect``). Every ack (commands) gets ``ack_timeout``.

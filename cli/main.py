@@ -96,6 +96,15 @@ LOG_LEVEL = click.option(
     "recovery across hosts). Each worker is one server of the fleet. Needs "
     "pip install 'sio-chat[redis]'. Default: none (one host).",
 )
+@click.option(
+    "--parser",
+    type=click.Choice(sio.PARSER_NAMES),
+    default="json",
+    show_default=True,
+    help="How Socket.IO packets are encoded: json (Socket.IO's own) or msgpack "
+    "(socket.io-msgpack-parser's; every client must use it too). msgpack needs "
+    "pip install 'sio-chat[msgpack]'.",
+)
 @LOG_LEVEL
 def server(
     host: str,
@@ -107,6 +116,7 @@ def server(
     dispatch: str,
     recovery_window: float,
     adapter_url: str | None,
+    parser: str,
     log_level: str,
 ) -> None:
     """The chat server: every "chat message" (user, message) goes to every other client as
@@ -125,6 +135,7 @@ def server(
     )
     if adapter_url is not None:
         _check_adapter_url(adapter_url)
+    _check_parser(parser)
     if count == 1:
         reactor = Reactor()
         io = sio.Server(
@@ -132,6 +143,7 @@ def server(
             path=path,
             cors_allowed_origins=origins,
             connection_state_recovery=recovery,
+            parser=parser,
             http_handler=plain_http_handler("sio-chat server"),
             **_adapter_option(adapter_url, reactor),
         )
@@ -153,6 +165,7 @@ def server(
             cors_allowed_origins=origins,
             adapter=adapter,
             connection_state_recovery=recovery,
+            parser=parser,
             http_handler=plain_http_handler(f"worker: {worker_id}"),
         )
         install_chat(io)
@@ -214,6 +227,15 @@ def server(
     show_default=True,
     help="Logging threshold for protocol details (on stderr).",
 )
+@click.option(
+    "--parser",
+    type=click.Choice(sio.PARSER_NAMES),
+    default="json",
+    show_default=True,
+    help="How Socket.IO packets are encoded: json (Socket.IO's own) or msgpack "
+    "(socket.io-msgpack-parser's; the server must use it too). msgpack needs "
+    "pip install 'sio-chat[msgpack]'.",
+)
 def client(
     user: str,
     url: str,
@@ -222,6 +244,7 @@ def client(
     reconnection_attempts: int,
     reconnection_delay: float,
     log_level: str,
+    parser: str,
 ) -> None:
     """Chat from the terminal: each line you type is sent as a "chat message"; messages from
     others are printed as they arrive. Commands: /who /join ROOM /leave /ping /quit /help.
@@ -232,6 +255,7 @@ def client(
     names = tuple(t.strip() for t in transports.split(",") if t.strip())
     if not names or any(name not in ("polling", "websocket") for name in names):
         raise click.BadParameter("use polling and/or websocket", param_hint="--transports")
+    _check_parser(parser)
     chat = ChatClient(
         url,
         user,
@@ -239,6 +263,7 @@ def client(
         path=path,
         reconnection_attempts=reconnection_attempts or math.inf,
         reconnection_delay=reconnection_delay,
+        parser=parser,
     )
     exit_now(chat.run())
 
@@ -252,6 +277,13 @@ def _check_adapter_url(url: str) -> None:
         raise click.UsageError(
             "--adapter needs the Redis extra: pip install 'sio-chat[redis]'"
         ) from None
+
+
+def _check_parser(name: str) -> None:
+    try:
+        sio.parser_named(name)
+    except ImportError as exc:  # MsgpackMissingError: says what to install
+        raise click.UsageError(f"--parser {name}: {exc}") from None
 
 
 def _adapter_option(url: str | None, reactor: Reactor) -> dict[str, Any]:

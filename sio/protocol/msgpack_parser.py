@@ -24,6 +24,7 @@ Anything else is a ``PacketError`` (the connection closes with "parse error").
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import PacketError
@@ -39,6 +40,8 @@ _ACK_ID_LIMIT = 10**MAX_ACK_ID_DIGITS
 #: The packet map is one level; its data may nest ``MAX_DEPTH`` more.
 _LIMIT = MAX_DEPTH + 1
 _new_packet = tuple.__new__
+_INT_MIN = -(2**63)
+_UINT_LIMIT = 2**64
 
 
 def encode_msgpack(packet: Packet) -> list[str | bytes]:
@@ -46,9 +49,12 @@ def encode_msgpack(packet: Packet) -> list[str | bytes]:
     order and the bytes the npm parser writes for that object), members without a value left
     out (a BINARY_EVENT/BINARY_ACK is sent as the EVENT/ACK it is).
 
+    An integer beyond 64 bits, which msgpack cannot hold, is written as the float a
+    JavaScript number would be (``JSON.parse`` makes the same of it).
+
     Raises:
         TypeError: data msgpack cannot hold (as ``json.dumps``).
-        NotepackError: an integer beyond 64 bits, a lone surrogate, a cycle.
+        NotepackError: a lone surrogate, a cycle.
     """
     kind = packet.type
     if kind is PacketType.BINARY_EVENT:
@@ -61,7 +67,11 @@ def encode_msgpack(packet: Packet) -> list[str | bytes]:
     value["nsp"] = packet.namespace
     if packet.id is not None:
         value["id"] = packet.id
-    return [pack(value)]
+    try:
+        return [pack(value)]
+    except NotepackError:  # maybe an integer beyond 64 bits (else it fails again, as it should)
+        value["data"] = _js_numbers(value.get("data"), 0)
+        return [pack(value)]
 
 
 def decode_msgpack(data: bytes | bytearray | memoryview) -> Packet:
@@ -98,6 +108,25 @@ def decode_msgpack(data: bytes | bytearray | memoryview) -> Packet:
         raise PacketError("invalid options")
     check_payload(packet_type, payload)
     return _new_packet(Packet, (packet_type, namespace, payload, ack_id, 0))
+
+
+def _js_numbers(value: Any, depth: int) -> Any:
+    """``value`` with integers beyond msgpack's 64 bits made floats (infinite past float's
+    range)."""
+    if isinstance(value, int):  # (a bool is in range)
+        if _INT_MIN <= value < _UINT_LIMIT:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    if depth > MAX_DEPTH:
+        return value  # msgpack refuses it anyway
+    if isinstance(value, (list, tuple)):
+        return [_js_numbers(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {key: _js_numbers(item, depth + 1) for key, item in value.items()}
+    return value
 
 
 class MsgpackDecoder:
