@@ -100,6 +100,7 @@ class ChatClient:
         reconnection_delay: float = 1.0,
         ssl_verify: bool = True,
         ca_file: str | None = None,
+        parser: str = "json",
         retries: int = RETRIES,
         ack_timeout: float = ACK_TIMEOUT,
         stdin: IO[str] | None = None,
@@ -123,6 +124,7 @@ class ChatClient:
             reconnection_delay_max=max(5.0, reconnection_delay),
             ssl_verify=ssl_verify,
             ca_file=ca_file,
+            parser=parser,
         )
         # Retries start off: they are turned on at each connection to a server with connection
         # state recovery (``_on_connect``). Every ack (commands) gets ``ack_timeout``.

@@ -250,6 +250,15 @@ def limit_options(command: Callable[..., None]) -> Callable[..., None]:
     help="Also serve the UI's own files under /admin/ from this folder (the ui/dist folder "
     "of the npm package @socket.io/admin-ui). Default: none (use the hosted UI).",
 )
+@click.option(
+    "--parser",
+    type=click.Choice(sio.PARSER_NAMES),
+    default="json",
+    show_default=True,
+    help="How Socket.IO packets are encoded: json (Socket.IO's own) or msgpack "
+    "(socket.io-msgpack-parser's; every client must use it too). msgpack needs "
+    "pip install 'sio-chat[msgpack]'.",
+)
 @limit_options
 @LOG_LEVEL
 def server(
@@ -271,6 +280,7 @@ def server(
     admin_ui_mode: str,
     admin_ui_read_only: bool,
     admin_ui_dir: str | None,
+    parser: str,
     log_level: str,
     **limits: Any,
 ) -> None:
@@ -311,6 +321,7 @@ def server(
     admin_setup = _admin_setup(
         admin_ui, admin_ui_no_auth, admin_ui_mode, admin_ui_read_only, admin_ui_dir
     )
+    _check_parser(parser)
     if count == 1:
         reactor = Reactor()
         io = sio.Server(
@@ -318,6 +329,7 @@ def server(
             path=path,
             cors_allowed_origins=origins,
             connection_state_recovery=recovery,
+            parser=parser,
             http_handler=admin_setup.http_handler(plain_http_handler("sio-chat server")),
             **_adapter_option(adapter_url, reactor),
             **tls,
@@ -344,6 +356,7 @@ def server(
             cors_allowed_origins=origins,
             adapter=adapter,
             connection_state_recovery=recovery,
+            parser=parser,
             http_handler=admin_setup.http_handler(plain_http_handler(f"worker: {worker_id}")),
             **tls,  # the master hands over TCP connections; each worker does the handshake
             **limits,
@@ -422,6 +435,15 @@ def server(
     show_default=True,
     help="Logging threshold for protocol details (on stderr).",
 )
+@click.option(
+    "--parser",
+    type=click.Choice(sio.PARSER_NAMES),
+    default="json",
+    show_default=True,
+    help="How Socket.IO packets are encoded: json (Socket.IO's own) or msgpack "
+    "(socket.io-msgpack-parser's; the server must use it too). msgpack needs "
+    "pip install 'sio-chat[msgpack]'.",
+)
 def client(
     user: str,
     url: str,
@@ -432,6 +454,7 @@ def client(
     cafile: str | None,
     insecure: bool,
     log_level: str,
+    parser: str,
 ) -> None:
     """Chat from the terminal: each line you type is sent as a "chat message"; messages from
     others are printed as they arrive. Commands: /who /join ROOM /leave /ping /quit /help.
@@ -453,6 +476,7 @@ def client(
             client_tls_context(cafile=cafile)  # a bad --cafile fails now, with a clear message
         except TlsConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--cafile") from None
+    _check_parser(parser)
     chat = ChatClient(
         url,
         user,
@@ -462,6 +486,7 @@ def client(
         reconnection_delay=reconnection_delay,
         ssl_verify=not insecure,
         ca_file=cafile,
+        parser=parser,
     )
     exit_now(chat.run())
 
@@ -554,6 +579,13 @@ def _admin_setup(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--admin-ui-dir") from None
     return _AdminSetup(auth, mode, read_only, ui_dir)
+
+
+def _check_parser(name: str) -> None:
+    try:
+        sio.parser_named(name)
+    except ImportError as exc:  # MsgpackMissingError: says what to install
+        raise click.UsageError(f"--parser {name}: {exc}") from None
 
 
 def _adapter_option(url: str | None, reactor: Reactor) -> dict[str, Any]:

@@ -212,8 +212,8 @@ class ClusterAdapter(InMemoryAdapter):
         if not self._remote(opts):
             self.deliver(packet, opts, None)
             return
-        outbound = outbound_of(packet)
-        encoded = EncodedPacket(outbound.messages)
+        outbound = outbound_of(packet, self.parser)
+        encoded = EncodedPacket(outbound.messages, packet)
         self._publish(MessageType.BROADCAST, {"packet": encoded, "opts": encode_options(opts)})
         self.deliver(None, opts, outbound)
 
@@ -227,9 +227,10 @@ class ClusterAdapter(InMemoryAdapter):
             return
         self._offsets += 1
         offset = f"{self._offset_prefix}.{self._offsets:x}"
-        outbound = outbound_of(packet._replace(data=[*packet.data, offset]))
+        packet = packet._replace(data=[*packet.data, offset])
+        outbound = outbound_of(packet, self.parser)
         data = {
-            "packet": EncodedPacket(outbound.messages),
+            "packet": EncodedPacket(outbound.messages, packet),
             "opts": encode_options(opts),
             "offset": offset,
         }
@@ -506,7 +507,8 @@ class ClusterAdapter(InMemoryAdapter):
                 self.deliver(packet, opts, None)
             return
         if isinstance(packet, EncodedPacket):  # acks need this server's own ack id: re-encode
-            packet = decode_messages(packet.messages)
+            # (the sender framed a ``Packet``, so the bus's own JSON encoding: parser-neutral)
+            packet = packet.packet or decode_messages(packet.messages)
 
         def count(clients: int) -> None:
             answer = {"requestId": rid, "clientCount": clients}

@@ -28,11 +28,11 @@ over any of them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
 
-from sio.protocol import Restored
+from sio.protocol import Packet, Restored
 
 __all__ = [
     "REQUEST_TYPES",
@@ -82,9 +82,14 @@ REQUEST_TYPES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class EncodedPacket:
-    """A Socket.IO packet as its Engine.IO messages (text, then binary attachments)."""
+    """A Socket.IO packet as its Engine.IO messages, in the server's parser (JSON: text, then
+    binary attachments; msgpack: one binary message). Every worker of a fork cluster has the
+    same parser, so the bus carries them as they are; a transport that must give the packet
+    to another format (Redis Streams: Node's ``{type, data}``) takes ``packet``, the packet
+    itself when the sender had it (None: decode the messages, JSON)."""
 
     messages: list[str | bytes]
+    packet: Packet | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

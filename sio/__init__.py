@@ -23,12 +23,15 @@ from .protocol.binary import deconstruct, reconstruct
 from .protocol.decoder import decode_messages
 from .protocol.encoder import encode_messages
 from .protocol.packet import Packet, PacketType
+from .protocol.parser import JSON_PARSER, PARSER_NAMES, Parser, parser_named
 from .protocol.recovery import RecoveryOptions, Restored, Session
 from .reasons import DisconnectReason
 from .server import Server
 from .socket import Handshake, Socket
 
 __all__ = [
+    "JSON_PARSER",
+    "PARSER_NAMES",
     "AckTimeoutError",
     "Adapter",
     "BroadcastFlags",
@@ -47,6 +50,7 @@ __all__ = [
     "PacketError",
     "PacketType",
     "ParentNamespace",
+    "Parser",
     "RecoveryOptions",
     "RestoreCallback",
     "Restored",
@@ -59,6 +63,7 @@ __all__ = [
     "deconstruct",
     "encode_messages",
     "outbound_of",
+    "parser_named",
     "reconstruct",
     "recoverable",
 ]

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from eio import Outbound
 from reactor import TimerHandle
 
-from .protocol.encoder import encode_messages
 from .protocol.packet import Packet, PacketType
+from .protocol.parser import JSON_PARSER, Parser
 from .protocol.recovery import RecoveryStore, Restored, Session
 
 if TYPE_CHECKING:
@@ -72,9 +72,9 @@ def recoverable(packet: Packet, opts: BroadcastOptions) -> bool:
     return packet.type is _EVENT and packet.id is None and not opts.flags.volatile
 
 
-def outbound_of(packet: Packet) -> Outbound:
-    """A packet encoded once, for any number of recipients."""
-    return Outbound(encode_messages(packet))
+def outbound_of(packet: Packet, parser: Parser = JSON_PARSER) -> Outbound:
+    """A packet encoded once (by ``parser``), for any number of recipients."""
+    return Outbound(parser.encode(packet))
 
 
 class Adapter:
@@ -171,6 +171,8 @@ class InMemoryAdapter(Adapter):
 
     def __init__(self, nsp: Namespace) -> None:
         super().__init__(nsp)
+        #: The server's packet codec: a broadcast is encoded with it, once.
+        self.parser: Parser = nsp.server.parser
         self.rooms: dict[str, dict[str, Socket]] = {}
         self.sids: dict[str, set[str]] = {}
         options = nsp.server.recovery
@@ -220,7 +222,7 @@ class InMemoryAdapter(Adapter):
         store = self.store
         if store is not None and recoverable(packet, opts):
             offset = store.next_offset()
-            outbound = outbound_of(packet._replace(data=[*packet.data, offset]))
+            outbound = outbound_of(packet._replace(data=[*packet.data, offset]), self.parser)
             now = self.nsp.server.reactor.time()
             store.log(offset, opts.rooms, opts.except_rooms, outbound.messages, now)
             self.deliver(None, opts, outbound)
@@ -268,7 +270,7 @@ class InMemoryAdapter(Adapter):
         if conns:
             if outbound is None:
                 assert packet is not None
-                outbound = outbound_of(packet)
+                outbound = outbound_of(packet, self.parser)
             outbound.send_to(conns)
             stats = self.nsp.server.stats
             stats.broadcasts += 1
@@ -294,7 +296,7 @@ class InMemoryAdapter(Adapter):
         count = 0
         for socket in self._recipients(opts):
             if outbound is None:
-                outbound = outbound_of(packet)
+                outbound = outbound_of(packet, self.parser)
             socket.client.expect_ack(name, packet.id, answered, None)
             socket.conn.send_outbound(outbound)
             count += 1

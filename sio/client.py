@@ -49,9 +49,15 @@ from reactor import Reactor, TimerHandle
 
 from .errors import AckTimeoutError, PacketError, SocketIOError
 from .events import EventHandlers, Listening, TimedEmitter, call_safely, make_ack
-from .protocol.decoder import PacketDecoder
-from .protocol.encoder import encode_messages
-from .protocol.packet import RESERVED_EVENTS, Packet, PacketType
+from .protocol.packet import (
+    MAX_ACK_ID_DIGITS,
+    MAX_ATTACHMENTS,
+    MAX_DEPTH,
+    RESERVED_EVENTS,
+    Packet,
+    PacketType,
+)
+from .protocol.parser import Parser, parser_named
 
 __all__ = ["ClientSocket", "ConnectError", "Manager", "connect"]
 
@@ -112,6 +118,9 @@ class Manager(Listening, ClientListener):
     client context instead. A certificate refused is fatal: the error is reported (``error``,
     and ``connect_error`` on the sockets, its message naming the cause), ``fatal_error`` holds
     it, and there is no reconnection (it would be refused again) until ``open()``.
+
+    ``parser``: ``"json"`` (the default) or ``"msgpack"`` (the server's must be the same; see
+    ``sio.Server``).
     """
 
     def __init__(
@@ -135,7 +144,9 @@ class Manager(Listening, ClientListener):
         randomization_factor: float = 0.5,
         timeout: float | None = 20.0,
         max_buffered: int = DEFAULT_MAX_BUFFERED,
+        parser: str | Parser = "json",
     ) -> None:
+        self.parser = parser_named(parser)
         self.reactor = reactor or Reactor()
         self.url = url
         self.engine = EngineClient(
@@ -161,7 +172,7 @@ class Manager(Listening, ClientListener):
         self.backoff = Backoff(reconnection_delay, reconnection_delay_max, randomization_factor)
         self.sockets: dict[str, ClientSocket] = {}
         self._events = EventHandlers()
-        self._decoder = PacketDecoder()
+        self._decoder = self.parser.decoder(MAX_ATTACHMENTS, MAX_DEPTH, MAX_ACK_ID_DIGITS)
         self._reconnect_timer: TimerHandle | None = None
         self._open_timer: TimerHandle | None = None
         self._reconnecting = False
@@ -219,7 +230,7 @@ class Manager(Listening, ClientListener):
     # -- called by sockets ----------------------------------------------------------------------
 
     def _send_packet(self, packet: Packet) -> None:
-        for message in encode_messages(packet):
+        for message in self.parser.encode(packet):
             if isinstance(message, str):
                 self.engine.send(message)
             else:

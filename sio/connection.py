@@ -38,8 +38,6 @@ from .errors import AckTimeoutError, ConnectRefusedError, PacketError
 from .events import call_safely
 from .protocol.binary import has_binary
 from .protocol.connection import AckTimedOut, ConnectionState, ConnectTimedOut
-from .protocol.decoder import PacketDecoder
-from .protocol.encoder import encode_messages
 from .protocol.packet import Packet, PacketType, encode_text
 from .protocol.recovery import (
     RECOVERABLE_REASONS,
@@ -67,12 +65,15 @@ log = logging.getLogger(__name__)
 class Connection(Alarmed):
     """The Socket.IO side of one Engine.IO session."""
 
-    __slots__ = ("closed", "conn", "decoder", "server", "sockets", "state")
+    __slots__ = ("closed", "conn", "decoder", "parser", "server", "sockets", "state", "text")
 
     def __init__(self, server: Server, conn: EngineSocket) -> None:
         self.server = server
         self.conn = conn
-        self.decoder = PacketDecoder(
+        self.parser = server.parser
+        #: Packets without binary are text (the JSON parser): the fast paths may write them.
+        self.text = self.parser.text
+        self.decoder = self.parser.decoder(
             server.max_attachments, server.max_depth, server.max_ack_id_digits
         )
         #: namespace name -> socket
@@ -86,6 +87,7 @@ class Connection(Alarmed):
     # -- from Engine.IO -------------------------------------------------------------------------
 
     def on_text(self, text: str) -> None:
+        """A text message, with the JSON parser (its fast path: ``decode_text`` inline)."""
         decoder = self.decoder
         try:
             if decoder.partial is not None:
@@ -110,6 +112,16 @@ class Connection(Alarmed):
                 return  # attachments follow
             packet = complete
         self._route(packet)
+
+    def on_other_text(self, text: str) -> None:
+        """A text message, with another parser: its decoder's (the msgpack one refuses it)."""
+        try:
+            packet = self.decoder.receive_text(text)
+        except PacketError as exc:
+            self._invalid(exc)
+            return
+        if packet is not None:
+            self._route(packet)
 
     def on_binary(self, data: bytes) -> None:
         try:
@@ -300,10 +312,10 @@ class Connection(Alarmed):
 
     def send_packet(self, packet: Packet) -> None:
         conn = self.conn
-        if not has_binary(packet.data):  # the usual case: one text message
+        if self.text and not has_binary(packet.data):  # the usual case: one text message
             conn.send(encode_text(packet))
             return
-        for message in encode_messages(packet):
+        for message in self.parser.encode(packet):
             if isinstance(message, str):
                 conn.send(message)
             else:

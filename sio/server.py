@@ -37,6 +37,7 @@ from .broadcast import BroadcastOperator
 from .connection import Connection
 from .namespace import Middleware, Namespace, ParentNamespace
 from .protocol.packet import MAX_ACK_ID_DIGITS, MAX_ATTACHMENTS, MAX_DEPTH, decode_text_with
+from .protocol.parser import JSON_PARSER, Parser, parser_named
 from .protocol.recovery import RecoveryOptions
 from .socket import Socket
 from .stats import ServerStats
@@ -96,6 +97,9 @@ class Server:
     Raises:
         reactor.TlsConfigError: ``certfile`` or ``keyfile`` cannot be loaded (missing,
             unreadable, or the key does not match the certificate).
+        parser: how packets are encoded: ``"json"`` (Socket.IO's own, the default) or
+            ``"msgpack"`` (``socket.io-msgpack-parser``'s; needs ``sio-chat[msgpack]``), or a
+            ``sio.Parser``. Every client must use the same one.
     """
 
     def __init__(
@@ -132,7 +136,10 @@ class Server:
         max_depth: int = MAX_DEPTH,
         max_ack_id_digits: int = MAX_ACK_ID_DIGITS,
         max_connections: int | None = None,
+        parser: str | Parser = "json",
     ) -> None:
+        #: The packet codec of every connection (``sio.protocol.parser``).
+        self.parser = parser_named(parser)
         #: ``decode_text`` with this server's limits (ValueError for a limit past the most).
         self.decode_packet_text = decode_text_with(max_attachments, max_depth, max_ack_id_digits)
         self.reactor = reactor or Reactor()
@@ -325,12 +332,18 @@ class Server:
     def on_connect(self, socket: EngineSocket) -> None:
         connection = Connection(self, socket)
         socket.data = connection
-        socket.text_handler = connection.on_text
+        if self.parser is JSON_PARSER:
+            socket.text_handler = connection.on_text
+        else:  # no fast path: the parser's decoder takes (or refuses) the text
+            socket.text_handler = connection.on_other_text
 
     def on_message(self, socket: EngineSocket, data: str) -> None:
         connection = socket.data
         assert isinstance(connection, Connection)
-        connection.on_text(data)
+        if self.parser is JSON_PARSER:
+            connection.on_text(data)
+        else:
+            connection.on_other_text(data)
 
     def on_binary(self, socket: EngineSocket, data: bytes) -> None:
         connection = socket.data

@@ -297,10 +297,11 @@ class _SocketAck:
             return
         self.sent = True
         socket = self.socket
-        if has_binary(args):
-            socket.packet(Packet(PacketType.ACK, socket.nsp.name, list(args), self.ack_id))
-        else:  # the hot path: no Packet, one text message (dropped if the session closed)
+        if socket.client.text and not has_binary(args):
+            # The hot path: no Packet, one text message (dropped if the session closed).
             socket.conn.send(encode_ack(socket.nsp.name, self.ack_id, args))
+        else:
+            socket.packet(Packet(PacketType.ACK, socket.nsp.name, list(args), self.ack_id))
 
 
 class _VolatileEmitter:

@@ -49,7 +49,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from .notepack import NotepackError, check_depth, pack, unpack
+from sio.protocol import NotepackError
+from sio.protocol import notepack_check_depth as check_depth
+from sio.protocol import notepack_pack as pack
+from sio.protocol import notepack_unpack as unpack
 
 __all__ = [
     "BroadcastMessage",

@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sio.protocol import RecoveryOptions, Restored, Session
+from sio.protocol import Packet, RecoveryOptions, Restored, Session, encode_messages
 
 from ..adapter import ClusterAdapter
 from ..messages import ClusterMessage, MessageSink, MessageType, RestoreCallback
@@ -412,6 +412,8 @@ class RedisStreamsTransport:
         self.uid = link.uid
         self.recovery = recovery
         self.sink: MessageSink | None = None
+        #: The server's packet encoder (its parser's), for the packets a restore replays.
+        self.encode: Callable[[Packet], list[str | bytes]] = encode_messages
         self._nodes: frozenset[str] = frozenset()
         #: Sessions of this server's sockets (sid -> pid), kept alive in Redis while they are.
         self._live: dict[str, str] = {}
@@ -632,7 +634,9 @@ class _Restore:
                 fields = entry_fields(entry[1])
                 if fields.get("nsp") != nsp.encode() or fields.get("type") != b"3":
                     continue
-                messages = missed_packet(decode_entry(fields), entry_id, nsp, session.rooms)
+                messages = missed_packet(
+                    decode_entry(fields), entry_id, nsp, session.rooms, self.transport.encode
+                )
             except StreamFormatError:
                 continue
             if messages is not None:
@@ -678,7 +682,9 @@ class RedisStreamsAdapterFactory:
 
     def __call__(self, nsp: Namespace) -> ClusterAdapter:
         recovery: RecoveryOptions | None = nsp.server.recovery
-        return ClusterAdapter(nsp, self.link.transport(nsp.name, recovery))
+        transport = self.link.transport(nsp.name, recovery)
+        transport.encode = nsp.server.parser.encode
+        return ClusterAdapter(nsp, transport)
 
     def close(self) -> None:
         self.link.close()

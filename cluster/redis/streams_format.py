@@ -35,12 +35,13 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgpack
 
 from sio.protocol import (
+    NotepackError,
     Packet,
     PacketError,
     PacketType,
@@ -50,9 +51,10 @@ from sio.protocol import (
     has_binary,
     packet_matches,
 )
+from sio.protocol import notepack_check_depth as check_depth
+from sio.protocol import notepack_unpack as unpack
 
 from ..messages import ClusterMessage, EncodedPacket, MessageType
-from .notepack import NotepackError, check_depth, unpack
 
 __all__ = [
     "MAX_DATA",
@@ -166,7 +168,9 @@ def next_offset(offset: str) -> str:
 
 def _node_packet(packet: Any) -> dict[str, Any]:
     """Node's packet object ``{type, data[, id]}`` of a ``Packet`` or ``EncodedPacket``."""
-    if isinstance(packet, EncodedPacket):
+    if isinstance(packet, EncodedPacket) and packet.packet is not None:
+        packet = packet.packet  # the sender's, whichever parser encoded the messages
+    elif isinstance(packet, EncodedPacket):
         try:
             packet = decode_messages(packet.messages)
         except PacketError as exc:
@@ -408,10 +412,15 @@ def with_offset(message: ClusterMessage, offset: str) -> ClusterMessage:
 
 
 def missed_packet(
-    message: ClusterMessage, offset: str, nsp: str, rooms: Sequence[str]
+    message: ClusterMessage,
+    offset: str,
+    nsp: str,
+    rooms: Sequence[str],
+    encode: Callable[[Packet], list[str | bytes]] = encode_messages,
 ) -> list[str | bytes] | None:
     """What a session of ``nsp`` in ``rooms`` missed in this entry (id ``offset``): the
-    Engine.IO messages of its packet with the offset appended, or None (another namespace,
+    Engine.IO messages (by ``encode``, the server's parser) of its packet with the offset
+    appended, or None (another namespace,
     not a plain broadcast, or not to these rooms). Volatile packets are not replayed (they
     never had an offset)."""
     data = message.data
@@ -435,7 +444,7 @@ def missed_packet(
     if not packet_matches(rooms, frozenset(map(str, to)), frozenset(map(str, but))):
         return None
     try:
-        return encode_messages(packet._replace(data=[*packet.data, offset]))
+        return encode(packet._replace(data=[*packet.data, offset]))
     except (ValueError, TypeError, RecursionError):
         return None
 

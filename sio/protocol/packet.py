@@ -26,6 +26,7 @@ __all__ = [
     "RESERVED_EVENTS",
     "Packet",
     "PacketType",
+    "check_payload",
     "decode_text",
     "decode_text_with",
     "dumps",
@@ -237,7 +238,7 @@ def decode_text(
             and data[0] not in RESERVED_EVENTS
         ):
             return _new_packet(Packet, (_EVENT, namespace or "/", data, ack_id, 0))
-    _check_payload(packet_type, data)
+    check_payload(packet_type, data)
     # tuple.__new__ directly: the NamedTuple constructor is a Python-level call.
     return _new_packet(Packet, (packet_type, namespace or "/", data, ack_id, attachments))
 
@@ -300,7 +301,8 @@ def _depth_exceeds(data: Any, limit: int) -> bool:
     return False
 
 
-def _check_payload(packet_type: PacketType, data: Any) -> None:
+def check_payload(packet_type: PacketType, data: Any) -> None:
+    """Raises PacketError if ``data`` (None: none) is no valid payload for ``packet_type``."""
     if packet_type is PacketType.CONNECT:
         ok = data is None or isinstance(data, dict)
     elif packet_type is PacketType.DISCONNECT:

@@ -38,6 +38,7 @@ from cluster.supervisor import ClusterConfig, Supervisor, _HubLink
 from reactor import Reactor, Stream
 from sio.adapter import BroadcastOptions
 from sio.namespace import Namespace
+from sio.protocol import JSON_PARSER
 
 WAIT = 5.0
 ADMIN = "/admin™"
@@ -390,7 +391,9 @@ class AdapterOnBus:
 
     def __init__(self, worker: Worker) -> None:
         self.nsp = SimpleNamespace(
-            name="/", sockets={}, server=SimpleNamespace(reactor=worker.reactor, recovery=None)
+            name="/",
+            sockets={},
+            server=SimpleNamespace(reactor=worker.reactor, recovery=None, parser=JSON_PARSER),
         )
         self.adapter = ClusterAdapter(cast(Namespace, self.nsp), worker.bus)
         self.results: list[tuple[list[Any], BaseException | None]] = []

@@ -174,7 +174,7 @@ def recovery_options() -> sio.RecoveryOptions:
 class PyServer:
     """Our server, in this process (its reactor on a thread)."""
 
-    def __init__(self, names: Names, name: str) -> None:
+    def __init__(self, names: Names, name: str, parser: str = "json") -> None:
         self.name = name
         self.loop = Loop()
         self.reports: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -188,6 +188,7 @@ class PyServer:
                 adapter=factory,
                 http_handler=plain_http_handler(name),
                 connection_state_recovery=recovery_options(),
+                parser=parser,
             )
             install_app(io, name, self.reports.put)
             host, port = io.listen("127.0.0.1", 0)
@@ -274,6 +275,7 @@ def serve(config: str) -> None:
         adapter=factory,
         http_handler=plain_http_handler(options["name"]),
         connection_state_recovery=recovery_options(),
+        parser=options.get("parser", "json"),
     )
     install_app(io, options["name"], lambda report: print(json.dumps(report), flush=True))
     host, port = io.listen("127.0.0.1", 0)
@@ -285,9 +287,9 @@ def serve(config: str) -> None:
 class PyProcess:
     """Our server in a subprocess (``serve``)."""
 
-    def __init__(self, names: Names, name: str) -> None:
+    def __init__(self, names: Names, name: str, parser: str = "json") -> None:
         self.name = name
-        config = json.dumps({"names": asdict(names), "name": name})
+        config = json.dumps({"names": asdict(names), "name": name, "parser": parser})
         self.server = ServerProcess(Process([sys.executable, "-c", SERVE, config], stdin=False))
         self.proc = self.server.proc
         self.url = self.server.url
@@ -503,15 +505,21 @@ def test_broadcasts_with_acks_both_ways(names: Names, stack: list[Any]) -> None:
 
 
 def recover_after_failover(
-    names: Names, stack: list[Any], first: Any, second: Any, end_first: Callable[[], None]
+    names: Names,
+    stack: list[Any],
+    first: Any,
+    second: Any,
+    end_first: Callable[[], None],
+    **client_options: Any,
 ) -> None:
     """A client of ``first`` joins a room and gets a message; ``first`` ends; while the client
     is away, a client of ``second`` sends to the room, to another room and to everyone; the
     client comes back through ``second``: recovered (same id), with exactly what it missed."""
-    sender = client(stack, second.url)
+    sender = client(stack, second.url, **client_options)
     recovering = RecoveringClient(
         first.url,
         second.url,
+        **client_options,
         transports=["websocket"],
         reconnectionDelay=1500,
         reconnectionDelayMax=1500,
@@ -564,6 +572,38 @@ def test_recovery_after_kill_of_our_server(names: Names, stack: list[Any], secon
     else:
         until(lambda: other.run("count") == 2, "the fleet to form")
     recover_after_failover(names, stack, first, other, first.kill)
+
+
+def test_msgpack_server_in_a_json_fleet(names: Names, stack: list[Any]) -> None:
+    """Redis carries Node's packet objects, not a parser's bytes: our server with the msgpack
+    parser (its clients too) and Node's with JSON share rooms, broadcasts and binary."""
+    ours, theirs = PyServer(names, "py", parser="msgpack"), NodeServer(names, "node")
+    stack.extend([ours, theirs])
+    form_fleet([ours, theirs])
+    on_ours, on_theirs = client(stack, ours.url, parser="msgpack"), client(stack, theirs.url)
+    assert on_theirs.call("join", "red") == ["red"]
+    on_ours.emit("to room", "red", "hello", b64(b"\x00\x01\xff"))
+    assert event_args(on_theirs.expect("event", name="room message")) == [
+        "hello",
+        b64(b"\x00\x01\xff"),
+    ]
+    on_theirs.emit("binary", b64(b"\xfe"), {"nested": b64(b"\x00")})
+    assert event_args(on_ours.expect("event", name="binary")) == [
+        b64(b"\xfe"),
+        {"nested": b64(b"\x00")},
+    ]
+    on_ours.emit("chat message", "A", "hi")
+    assert event_args(on_theirs.expect("event", name="chat message")) == ["hi from A"]
+
+
+def test_recovery_across_msgpack_servers(names: Names, stack: list[Any]) -> None:
+    """What a restore replays from the stream is encoded with the server's parser."""
+    first = PyProcess(names, "py-a", parser="msgpack")
+    stack.append(first)
+    second = PyServer(names, "py-b", parser="msgpack")
+    stack.append(second)
+    until(lambda: second.nodes() == {first.uid}, "the fleet to form")
+    recover_after_failover(names, stack, first, second, first.kill, parser="msgpack")
 
 
 def test_recovery_from_a_node_server_on_ours(names: Names, stack: list[Any]) -> None:

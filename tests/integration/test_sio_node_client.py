@@ -9,7 +9,7 @@ server-to-client acks with and without a timeout, binary both ways (``bytes`` he
 there), an asynchronous middleware refusing with data, two namespaces on one connection, the
 transport as the server sees it, and ``socket.disconnect()`` with and without ``close``; with
 connection state recovery on (every event the server emits without an ack ends with an offset)
-and off (no extra argument).
+and off (no extra argument); with the JSON parser and with the msgpack one (both ends).
 """
 
 from __future__ import annotations
@@ -139,10 +139,13 @@ def build_app(io: sio.Server, seen: queue.Queue[tuple[Any, ...]]) -> None:
 class AppServer:
     """``sio.Server`` with the app, on 127.0.0.1, its reactor running on a thread."""
 
-    def __init__(self, recovery: bool) -> None:
+    def __init__(self, recovery: bool, parser: str = "json") -> None:
         self.seen: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.io = sio.Server(
-            ping_interval=5, ping_timeout=5, connection_state_recovery=recovery_option(recovery)
+            ping_interval=5,
+            ping_timeout=5,
+            connection_state_recovery=recovery_option(recovery),
+            parser=parser,
         )
         build_app(self.io, self.seen)
         host, port = self.io.listen("127.0.0.1", 0)
@@ -174,9 +177,14 @@ def recovery(request: pytest.FixtureRequest) -> bool:
     return bool(request.param)
 
 
+@pytest.fixture(params=["json", "msgpack"])
+def parser(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def app_server(recovery: bool) -> Iterator[AppServer]:
-    server = AppServer(recovery)
+def app_server(recovery: bool, parser: str) -> Iterator[AppServer]:
+    server = AppServer(recovery, parser)
     yield server
     server.stop()
 
@@ -241,10 +249,12 @@ class NodeScenario:
 
 
 @pytest.fixture
-def run_scenario(app_server: AppServer) -> Iterator[Any]:
+def run_scenario(app_server: AppServer, parser: str) -> Iterator[Any]:
     started: list[NodeScenario] = []
 
     def start(options: dict[str, Any]) -> NodeScenario:
+        if parser != "json":
+            options = {**options, "parser": parser}
         scenario = NodeScenario(app_server.url, options)
         started.append(scenario)
         return scenario

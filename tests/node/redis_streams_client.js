@@ -21,6 +21,7 @@ const namespace = options.namespace || "/";
 const failover = options.failover;
 delete options.namespace;
 delete options.failover;
+if (options.parser === "msgpack") options.parser = require("socket.io-msgpack-parser");
 
 function toJson(value) {
   if (Buffer.isBuffer(value) || value instanceof ArrayBuffer) {

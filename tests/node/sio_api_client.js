@@ -3,7 +3,7 @@
 //
 // Usage: node sio_api_client.js URL '<json options>': the client's options (transports, ...) and
 // "end": the event that makes the server disconnect the socket at the end ("bye", the default,
-// or "bye-close"). Binary values are reported as {"$bin": base64}. Every line is {"step": name, ...}; the last one is
+// or "bye-close"); "parser": "msgpack" uses socket.io-msgpack-parser. Binary values are reported as {"$bin": base64}. Every line is {"step": name, ...}; the last one is
 // {"step": "done"}, or {"step": "error", "message"} when something went wrong (exit code 1).
 "use strict";
 
@@ -13,6 +13,7 @@ const url = process.argv[2];
 const options = JSON.parse(process.argv[3] || "{}");
 const end = options.end || "bye";
 delete options.end;
+if (options.parser === "msgpack") options.parser = require("socket.io-msgpack-parser");
 
 function toJson(value) {
   if (Buffer.isBuffer(value)) return { $bin: value.toString("base64") };

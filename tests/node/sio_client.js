@@ -1,8 +1,8 @@
 // The official `socket.io-client`, driven by JSON lines on stdin, reporting JSON lines on stdout.
 //
 // Usage: node sio_client.js URL '<json options>'. Options are the client's (transports, auth,
-// reconnection, ...), plus "namespace" (default "/"). Binary values travel as {"$bin": base64}
-// both ways.
+// reconnection, ...), plus "namespace" (default "/"); "parser": "msgpack" uses
+// socket.io-msgpack-parser. Binary values travel as {"$bin": base64} both ways.
 //
 // stdout, one JSON object a line:
 //   {"type": "connect", "id", "transport"}     {"type": "upgrade", "transport"}
@@ -20,6 +20,7 @@ const url = process.argv[2];
 const options = JSON.parse(process.argv[3] || "{}");
 const namespace = options.namespace || "/";
 delete options.namespace;
+if (options.parser === "msgpack") options.parser = require("socket.io-msgpack-parser");
 
 function toJson(value) {
   if (Buffer.isBuffer(value) || value instanceof ArrayBuffer) {

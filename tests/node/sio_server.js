@@ -1,7 +1,8 @@
 // The official `socket.io` server with everything our client's tests exercise.
 //
 // Usage: node sio_server.js '<json options>'. The JSON holds Server options (pingInterval,
-// pingTimeout, transports, ...). Prints "listening on HOST:PORT" once bound (127.0.0.1, a
+// pingTimeout, transports, ...; "parser": "msgpack" uses socket.io-msgpack-parser). Prints
+// "listening on HOST:PORT" once bound (127.0.0.1, a
 // free port); stops on SIGTERM/SIGINT.
 //
 // Main namespace "/" and "/admin" (which refuses a handshake whose auth.token is not "secret"
@@ -31,6 +32,7 @@ const http = require("http");
 const { Server } = require("socket.io");
 
 const options = JSON.parse(process.argv[2] || "{}");
+if (options.parser === "msgpack") options.parser = require("socket.io-msgpack-parser");
 
 const httpServer = http.createServer((req, res) => {
   res.writeHead(404, { "Content-Type": "text/plain" });

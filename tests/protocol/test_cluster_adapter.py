@@ -47,7 +47,7 @@ from sio.broadcast import BroadcastOperator
 from sio.errors import AckTimeoutError
 from sio.events import EventHandlers
 from sio.namespace import Namespace
-from sio.protocol import decode_messages
+from sio.protocol import JSON_PARSER, decode_messages
 from sio.protocol.packet import Packet, PacketType
 from sio.stats import ServerStats
 
@@ -67,6 +67,7 @@ class ManualClock:
 
 class FakeServer:
     recovery = None
+    parser = JSON_PARSER
 
     def __init__(self, reactor: Reactor) -> None:
         self.reactor = reactor
@@ -299,13 +300,13 @@ NO_OPTS = {"rooms": [], "except": [], "flags": {}}
 def encodings(monkeypatch: pytest.MonkeyPatch) -> list[Packet]:
     """Every packet sio encodes for a broadcast, in order."""
     encoded: list[Packet] = []
-    real_encode = sio.adapter.encode_messages
+    real_encode = JSON_PARSER.encode
 
     def counting(packet: Packet) -> list[str | bytes]:
         encoded.append(packet)
         return real_encode(packet)
 
-    monkeypatch.setattr(sio.adapter, "encode_messages", counting)
+    monkeypatch.setattr(FakeServer, "parser", JSON_PARSER._replace(encode=counting))
     return encoded
 
 
@@ -352,7 +353,6 @@ def test_adapter_receiver_delivers_an_encoded_packet_without_encoding(
         raise AssertionError("a broadcast from another server was encoded again")
 
     monkeypatch.setattr(sio.adapter, "outbound_of", no_encoding)
-    monkeypatch.setattr(sio.adapter, "encode_messages", no_encoding)
     monkeypatch.setattr(cluster.adapter, "outbound_of", no_encoding)
     receiver = ServerNode(reactor, "2", "1")
     red = receiver.connect("r", "red")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import os
 from collections import Counter
 from typing import Any
@@ -34,8 +35,7 @@ from cluster.frames import (
     encode_payload,
 )
 from cluster.messages import ClusterMessage, MessageType
-from cluster.redis import notepack, pubsub_format, resp, streams_format
-from cluster.redis.notepack import NotepackError
+from cluster.redis import pubsub_format, resp, streams_format
 from cluster.redis.pubsub_format import FormatError
 from cluster.redis.streams_format import StreamFormatError
 from eio.errors import ParseError
@@ -55,8 +55,12 @@ from sio.protocol import (
     decode_text,
     encode_messages,
     encode_text,
+    notepack,
     reconstruct,
 )
+from sio.protocol.binary import has_binary
+from sio.protocol.msgpack_parser import MsgpackDecoder, decode_msgpack, encode_msgpack
+from sio.protocol.notepack import NotepackError
 from sio.protocol.packet import MAX_DEPTH
 from sio.protocol.recovery import recovery_auth
 
@@ -674,6 +678,105 @@ def test_notepack_unpack_raises_only_notepack_error(data: bytes) -> None:
 def test_notepack_round_trip(value: Any) -> None:
     _count("notepack_round_trip")
     assert notepack.unpack(notepack.pack(value)) == _normalise(value)
+
+
+# -- the msgpack parser (socket.io-msgpack-parser) -----------------------------------------------
+
+#: Maps shaped like packets, most of them wrong somewhere: keys, types, namespaces, ids, data.
+_msgpack_packet_maps = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.integers(-1, 7) | st.sampled_from([2.0, "2", True, None]),
+        "nsp": st.sampled_from(["/", "/chat", "", "chat", 1, None]) | namespaces,
+        "data": packable
+        | st.lists(packable, max_size=4)
+        | st.tuples(st.sampled_from(["e", "connect", "", 1, True]), packable).map(list),
+        "id": st.sampled_from([0, 1, -1, 10**15 - 1, 10**15, 2**64 - 1, 1.5, "1", None, True]),
+        "options": st.sampled_from([{"compress": True}, {}, [], None, 1]),
+        "extra": packable,
+    },
+)
+#: An EVENT ``{type: 2, nsp: "/", data: ["e", X]}`` with X: notepack's extensions and others,
+#: and nesting at the limit and beyond it.
+_EVENT_HEAD = b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa1e"
+_MSGPACK_PACKET_EDGES = st.sampled_from(
+    [
+        _EVENT_HEAD + tail
+        for tail in (
+            b"\xd4\x00\x00",  # undefined
+            b"\xc7\x02\x00\x01\x02",  # an ArrayBuffer
+            b"\xd5\x01\x00\x00",  # extension 1
+            b"\xd6\xff\x00\x00\x00\x01",  # a timestamp
+            b"\xd7\x00" + b"\x00" * 8,  # notepack 2's Date
+            b"\x91" * 126 + b"\xc0",
+            b"\x91" * 127 + b"\xc0",  # data 128 deep: the limit
+            b"\x91" * 128 + b"\xc0",
+            b"\x91" * 5000 + b"\xc0",
+            b"\xc0\xc0",  # trailing
+            b"",  # truncated
+        )
+    ]
+)
+msgpack_packets_bytes = st.one_of(
+    msgpack_bytes,
+    _msgpack_packet_maps.map(notepack.pack),
+    near_valid_bytes(_msgpack_packet_maps.map(notepack.pack)),
+    _MSGPACK_PACKET_EDGES,
+    near_valid_bytes(_MSGPACK_PACKET_EDGES),
+)
+
+
+@FUZZ
+@given(st.one_of(msgpack_packets_bytes, st.text(max_size=30)))
+def test_msgpack_decoder_raises_only_packet_error(message: str | bytes) -> None:
+    _count("msgpack_decoder")
+    decoder = MsgpackDecoder()
+    try:
+        if isinstance(message, str):
+            packet = decoder.receive_text(message)
+        else:
+            packet = decoder.receive_binary(message)
+    except PacketError:
+        return
+    assert packet is not None and not isinstance(message, str)
+    assert packet.type <= PacketType.CONNECT_ERROR and packet.namespace.startswith("/")
+    assert packet.id is None or 0 <= packet.id < 10**15
+    assert _depth(packet.data) <= MAX_DEPTH
+    # Whatever it accepts, the JSON decoder accepts too (binary aside: attachments there).
+    if not has_binary(packet.data):
+        json_packet = decode_text(encode_text(packet))
+        assert json_packet.type is packet.type
+        assert (json_packet.namespace, json_packet.id) == (packet.namespace, packet.id)
+
+
+@FUZZ
+@given(sio_packets.map(_sane), st.sampled_from([PacketType.EVENT, PacketType.ACK, None]))
+def test_msgpack_round_trip(packet: Packet, kind: PacketType | None) -> None:
+    _count("msgpack_round_trip")
+    if kind is None:  # the other packet types, with their payloads
+        packet = Packet(PacketType.CONNECT, packet.namespace, {"token": packet.namespace})
+    messages = encode_msgpack(packet)
+    assert len(messages) == 1 and isinstance(messages[0], bytes)
+    decoded = decode_msgpack(messages[0])
+    assert decoded.type is packet.type
+    assert (decoded.namespace, decoded.id) == (packet.namespace, packet.id)
+    assert decoded.data == _normalise_msgpack(packet.data)
+
+
+def _normalise_msgpack(value: Any) -> Any:
+    """What a value becomes through msgpack: tuples are arrays, bytes-likes are bytes."""
+    if isinstance(value, (list, tuple)):
+        return [_normalise_msgpack(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _normalise_msgpack(item) for key, item in value.items()}
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        try:  # beyond msgpack's integers: a JavaScript number
+            return float(value)
+        except OverflowError:
+            return math.copysign(math.inf, value)
+    return value
 
 
 _pubsub_valid = st.one_of(

@@ -41,7 +41,9 @@ PUBLIC = frozenset({"reactor", "eio", "eio.protocol", "sio", "sio.protocol", "cl
 THIRD_PARTY: dict[str, frozenset[str]] = {
     "reactor": frozenset(),
     "eio": frozenset({"h11", "wsproto"}),
-    "sio": frozenset(),
+    # The msgpack parser and notepack (sio/protocol/notepack.py, imported there on first use:
+    # the [msgpack] extra; the core installs without it).
+    "sio": frozenset({"msgpack"}),
     # The Redis adapters (cluster/redis/, the [redis] extra): hiredis's RESP reader, msgpack.
     # GET /metrics (cluster/metrics.py, the [metrics] extra): prometheus_client.
     "cluster": frozenset({"hiredis", "msgpack", "prometheus_client"}),
@@ -64,7 +66,6 @@ SANS_IO_GLOBS = [
     "cluster/frames.py",
     "cluster/messages.py",
     "cluster/redis/resp.py",
-    "cluster/redis/notepack.py",
     "cluster/redis/pubsub_format.py",
     "cluster/redis/streams_format.py",
 ]

@@ -136,7 +136,7 @@ def test_broadcast_flags() -> None:
 
 
 def test_broadcast_leniency_as_node() -> None:
-    from cluster.redis.notepack import pack
+    from sio.protocol.notepack import pack
 
     # No nsp: "/" (Node does the same); rooms as numbers: their names.
     raw = pack(["u", {"type": 2, "data": ["e"]}, {"rooms": [1, 2.5], "except": None}])
@@ -163,7 +163,7 @@ def test_broadcast_leniency_as_node() -> None:
     ],
 )
 def test_foreign_broadcasts_are_format_errors(value: Any) -> None:
-    from cluster.redis.notepack import pack
+    from sio.protocol.notepack import pack
 
     with pytest.raises(FormatError):
         decode_broadcast(pack(value))

@@ -19,6 +19,7 @@ from eio.stats import EngineStats
 from sio.adapter import BroadcastFlags, BroadcastOptions, InMemoryAdapter, outbound_of
 from sio.broadcast import BroadcastOperator
 from sio.protocol.packet import RESERVED_EVENTS, Packet, PacketType
+from sio.protocol.parser import JSON_PARSER, Parser
 from sio.stats import ServerStats
 
 
@@ -29,6 +30,7 @@ class FakeReactor:
 class FakeServer:
     reactor = FakeReactor()
     recovery = None
+    parser = JSON_PARSER
 
     def __init__(self) -> None:
         self.stats = ServerStats()
@@ -335,9 +337,9 @@ class CountingOutboundOf:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, packet: Packet) -> Outbound:
+    def __call__(self, packet: Packet, parser: Parser = JSON_PARSER) -> Outbound:
         self.calls += 1
-        return outbound_of(packet)
+        return outbound_of(packet, parser)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``cluster/redis/notepack.py`` against bytes notepack.io 3.0.1 wrote (``notepack.encode(v)``
+"""``sio/protocol/notepack.py`` against bytes notepack.io 3.0.1 wrote (``notepack.encode(v)``
 in Node, from ``tests/node/node_modules/notepack.io``, pasted here as hex)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("msgpack")
 
-from cluster.redis.notepack import MAX_DEPTH, NotepackError, check_depth, pack, unpack
+from sio.protocol.notepack import MAX_DEPTH, NotepackError, check_depth, pack, unpack
 
 #: name -> (the JavaScript value, as Python; notepack.encode's bytes).
 CAPTURED: dict[str, tuple[Any, str]] = {
