@@ -185,7 +185,8 @@ class EngineClient:
             self._request_poll(self._on_handshake)
 
     def send(self, data: str) -> None:
-        """Send a text message (buffered until the connection is open)."""
+        """Send a text message (buffered until the connection is open). On the reactor's
+        thread only (RuntimeError otherwise), as every method."""
         self._send_packet("4" + data)
 
     def send_binary(self, data: bytes) -> None:
@@ -237,6 +238,9 @@ class EngineClient:
         return self._path + "?" + urlencode(query)
 
     def _send_packet(self, item: str | bytes) -> None:
+        # Every packet of both layers passes here: a send from another thread could write its
+        # frame on the new websocket before the upgrade's "5" (the server then aborts it).
+        self.reactor.check_thread("EngineClient.send")
         if self.state is ClientState.CLOSED or self._closing:
             return
         if self.state is ClientState.OPEN and self.transport == "websocket" and self._ws:
@@ -547,6 +551,10 @@ class EngineClient:
             self._paused = False
             return
         self._probe = None
+        # "5" is the first frame of the new transport: anything before it makes the server
+        # drop the candidate (and the connection with it, for us). So it leaves before the
+        # switch, ahead of whatever the closes below or the listener might send.
+        probe.send_text("5")
         probe.listener = _WebSocketListener(self, probe=False)
         self._ws = probe
         self.transport = "websocket"
@@ -555,7 +563,6 @@ class EngineClient:
             if conn is not None:
                 conn.close()
         self._get = self._post = None
-        probe.send_text("5")
         buffered, self._buffer = self._buffer, []
         for item in buffered:
             if isinstance(item, str):

@@ -216,6 +216,18 @@ class Reactor:
     def in_loop_thread(self) -> bool:
         return self._thread_id == threading.get_ident()
 
+    def check_thread(self, what: str) -> None:
+        """Raise RuntimeError if ``what`` is called from another thread while the loop runs.
+
+        Nothing on a loop is thread-safe: such a call races the loop's own work (a client's
+        frame written on its new websocket before the upgrade's ``5`` aborts the upgrade).
+        An error at once, rather than a packet lost once in a while."""
+        if self._running and self._thread_id != threading.get_ident():
+            raise RuntimeError(
+                f"{what} called from a thread that does not run its reactor: "
+                "hand it over with call_soon_threadsafe or call_from_thread"
+            )
+
     def stop(self) -> None:
         """Stop after the current tick. Safe from any thread."""
         self._stopping = True

@@ -486,6 +486,8 @@ class ClientSocket(Listening):
         docstring) and the callback is ``callback(None, *args)`` or ``callback(error)``."""
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name')
+        # Before the ack is registered: a call from another thread changes nothing.
+        self.manager.reactor.check_thread("ClientSocket.emit")
         if self.retries:
             self._queue.append(_Queued(event, args, callback, timeout))
             self._drain_queue()

@@ -61,9 +61,7 @@ def test_no_auth_warns_and_admits_anyone(clients: ClientLoop) -> None:
     )
     try:
         server.expect(r"WARNING .*admin UI without a login")
-        ui = clients.connect(
-            url + "/admin", "127.0.0.1", events=("config",), transports=["polling"]
-        )
+        ui = clients.connect(url + "/admin", "127.0.0.1", events=("config",))
         ui.wait_connected()
         assert ui.inbox.wait_count("config", 1)[0][0] == {
             "supportedFeatures": ["AGGREGATED_EVENTS"]

@@ -49,10 +49,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 def admin_client(clients: ClientLoop, cluster: Cluster, source: str, auth: object) -> Client:
-    # Polling only, as in test_admin_namespace.py (a login answered late meets the upgrade).
-    return clients.connect(
-        cluster.url + "/admin", source, events=ADMIN_EVENTS, auth=auth, transports=["polling"]
-    )
+    return clients.connect(cluster.url + "/admin", source, events=ADMIN_EVENTS, auth=auth)
 
 
 def test_the_ui_sees_and_acts_on_both_workers(cluster: Cluster, clients: ClientLoop) -> None:

@@ -27,7 +27,7 @@ import sio
 from admin.auth import SessionTokens
 
 from ..chat.conftest import ClientFactory, ServerFactory
-from ..chat.helpers import WAIT, ServerHandle
+from ..chat.helpers import WAIT, Loop, ServerHandle
 
 ADMIN_EVENTS = (
     "session",
@@ -60,12 +60,7 @@ def admin_server(
 
 
 def connect_admin(client_factory: ClientFactory, server: ServerHandle, auth: Any) -> Any:
-    # Polling only: with the upgrade, a CONNECT reply that comes later (the login is checked
-    # on another thread) sometimes meets the upgrade, and our client then loses a packet and
-    # its transport (seen ~1 run in 4; not the Admin UI's doing: see the report).
-    return client_factory(
-        server.url, namespace="/admin", auth=auth, events=ADMIN_EVENTS, transports=["polling"]
-    )
+    return client_factory(server.url, namespace="/admin", auth=auth, events=ADMIN_EVENTS)
 
 
 def test_auth_must_be_chosen() -> None:
@@ -166,7 +161,9 @@ def test_config_announces_the_features_of_the_mode(
         events.assert_none("all_sockets")
 
 
-def test_server_stats(server_factory: ServerFactory, client_factory: ClientFactory) -> None:
+def test_server_stats(
+    server_factory: ServerFactory, client_factory: ClientFactory, loop: Loop
+) -> None:
     server, _ = admin_server(server_factory)
     _, chat_events = client_factory(server.url, auth={"user": "ann"}, transports=["polling"])
     chat_events.expect("connect")
@@ -198,8 +195,8 @@ def test_server_stats(server_factory: ServerFactory, client_factory: ClientFacto
     assert later["uptime"] >= stats["uptime"]
     cid, cid_events = client_factory(server.url, auth={"user": "cid"}, transports=["polling"])
     cid_events.expect("connect")
-    cid.emit("chat message", "cid", "hello")
-    cid.disconnect()
+    loop.call(cid.emit, "chat message", "cid", "hello")
+    loop.call(cid.disconnect)
     cid_events.expect("disconnect")
     seen: dict[tuple[str, str | None], int] = {}
     deadline = time.monotonic() + 3 * WAIT
@@ -216,7 +213,7 @@ def test_server_stats(server_factory: ServerFactory, client_factory: ClientFacto
 
 
 def test_live_events_of_a_chat_client(
-    server_factory: ServerFactory, client_factory: ClientFactory
+    server_factory: ServerFactory, client_factory: ClientFactory, loop: Loop
 ) -> None:
     server, _ = admin_server(server_factory)
     _, events = connect_admin(client_factory, server, GOOD)
@@ -235,20 +232,20 @@ def test_live_events_of_a_chat_client(
         "transport": "websocket",
     }
     answers: list[Any] = []
-    chat.emit("join", "blue", callback=lambda *a: answers.append(a))
+    loop.call(chat.emit, "join", "blue", callback=lambda *a: answers.append(a))
     args = events.expect("event_received")
     assert args[:3] == ("/", chat.id, ["join", "blue"])
     events.expect("room_left", lambda nsp, room, sid, t: (room, sid) == ("lobby", chat.id))
     events.expect("room_joined", lambda nsp, room, sid, t: (room, sid) == ("room:blue", chat.id))
     chat_id = chat.id
-    chat.disconnect()
+    loop.call(chat.disconnect)
     events.expect(
         "socket_disconnected",
         lambda nsp, sid, reason, t: (sid, reason) == (chat_id, "client namespace disconnect"),
     )
 
 
-def test_actions(server_factory: ServerFactory, client_factory: ClientFactory) -> None:
+def test_actions(server_factory: ServerFactory, client_factory: ClientFactory, loop: Loop) -> None:
     server, _ = admin_server(server_factory)
     ann, ann_events = client_factory(server.url, auth={"user": "ann"}, events=("hello",))
     bob, bob_events = client_factory(server.url, auth={"user": "bob"}, events=("hello",))
@@ -258,7 +255,7 @@ def test_actions(server_factory: ServerFactory, client_factory: ClientFactory) -
     events.expect("config")
 
     def act(*args: Any) -> None:
-        ui.emit(*args, callback=events.handler("answer"))
+        loop.call(ui.emit, *args, callback=events.handler("answer"))
 
     act("emit", "/", ann.id, "hello", "from the UI")
     assert ann_events.expect("hello") == ("from the UI",)
@@ -282,7 +279,7 @@ def test_actions(server_factory: ServerFactory, client_factory: ClientFactory) -
 
 
 def test_read_only_refuses_actions(
-    server_factory: ServerFactory, client_factory: ClientFactory
+    server_factory: ServerFactory, client_factory: ClientFactory, loop: Loop
 ) -> None:
     server, _ = admin_server(server_factory, read_only=True)
     ann, ann_events = client_factory(server.url, auth={"user": "ann"}, events=("hello",))
@@ -295,7 +292,7 @@ def test_read_only_refuses_actions(
         ("leave", "/", "lobby", ann.id),
         ("_disconnect", "/", True, None),
     ):
-        ui.emit(*action, callback=events.handler("answer"))
+        loop.call(ui.emit, *action, callback=events.handler("answer"))
     for _ in range(4):
         assert events.expect("answer") == ("read-only",)
     ann_events.assert_none("hello")

@@ -215,3 +215,19 @@ def test_url_path_names_the_namespace(target: Target, loop: Loop) -> None:
         assert info["query"]["room"] == "blue"
     finally:
         loop.call(socket.manager.close)
+
+
+def test_emit_from_another_thread_is_refused(
+    chat_server: ServerHandle, client_factory: ClientFactory, loop: Loop
+) -> None:
+    """``emit`` from a thread that does not run the client's reactor raced it (the admin tests
+    lost a packet, then the connection, ~1 run in 4 mid-upgrade); now it raises at once and
+    leaves nothing behind (no ack waiting), and the same emit through the loop works."""
+    socket, events = client_factory(chat_server.url, auth={"user": "tom"})
+    events.expect("connect")
+    acks = Recorder()
+    with pytest.raises(RuntimeError, match="thread that does not run its reactor"):
+        socket.emit("join", "blue", callback=acks.handler("ack"))
+    assert loop.call(lambda: dict(socket._acks)) == {}
+    loop.call(socket.emit, "join", "blue", callback=acks.handler("ack"))
+    acks.expect("ack")

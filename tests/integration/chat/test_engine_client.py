@@ -156,3 +156,55 @@ def test_polling_keeps_its_connections_alive(
         loop.call(client.send, f"m{i}")
         assert events.expect("message") == (f"m{i}",)
     assert len(connects) <= 2, connects
+
+
+def test_upgrade_sends_5_before_anything_else(
+    echo_url: str, open_client: Any, loop: Loop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message sent while the client switches to the websocket (here by a hook in the close
+    of its last poll's connection, the step between the switch and ``5`` before the fix) goes
+    after ``5``: a frame before it makes the server drop the candidate, and the client its
+    connection ("transport close", the message lost)."""
+    sent_mid_switch: list[EngineClient] = []
+    original_close = http_client.HttpClientConnection.close
+
+    def close_and_send(conn: http_client.HttpClientConnection) -> None:
+        for client in clients:
+            if conn is client._get and client.transport == "websocket" and not sent_mid_switch:
+                sent_mid_switch.append(client)
+                client.send("sent mid-switch")
+        original_close(conn)
+
+    clients: list[EngineClient] = []
+    monkeypatch.setattr(http_client.HttpClientConnection, "close", close_and_send)
+    client, events = open_client(echo_url, transports=MODES["upgrade"])
+    clients.append(client)
+    assert events.expect("open") == ("polling",)
+    assert events.expect("upgrade") == ("websocket",)
+    assert sent_mid_switch == [client]
+    assert events.expect("message") == ("sent mid-switch",)
+    loop.call(client.send, "after")
+    assert events.expect("message") == ("after",)
+    events.assert_none("close")
+
+
+def test_engine_client_refuses_calls_from_another_thread(open_client: Any, loop: Loop) -> None:
+    """Nothing on a reactor is thread-safe: a send from a thread that does not run the loop
+    raised nothing and raced the loop (mid-upgrade, its frame could precede ``5`` and the
+    connection was lost once in a while); now it fails at once, every time."""
+    server_loop = Loop()
+    try:
+        engine = server_loop.call(
+            lambda: EngineIOServer(server_loop.reactor, Echo(), EngineIOConfig())
+        )
+        host, port = server_loop.call(engine.listen, "127.0.0.1", 0)
+        client, events = open_client(f"http://{host}:{port}", transports=("websocket",))
+        assert events.expect("open") == ("websocket",)
+        with pytest.raises(RuntimeError, match="thread that does not run its reactor"):
+            client.send("from the test thread")
+        loop.call(client.send, "from the loop")
+        assert events.expect("message") == ("from the loop",)
+        events.assert_none("message")  # the refused one never left
+        server_loop.call(engine.close)
+    finally:
+        server_loop.stop()
