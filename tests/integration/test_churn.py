@@ -101,7 +101,7 @@ def test_ended_sessions_are_freed_without_the_cycle_collector() -> None:
 
         while (counts := server.loop.call(left)) != (0, 0, 0):
             assert time.monotonic() < deadline, f"sessions, connections, objects left: {counts}"
-            time.sleep(0.05)  # the heartbeat drops the abandoned session: nothing to wait on
+            time.sleep(0.05)  # allowed: the heartbeat drops the abandoned session, no event says so
     finally:
         gc.enable()
         server.stop()
