@@ -143,6 +143,8 @@ def _settle(value: Any, depth: int, limit: int = MAX_DEPTH, strict: bool = False
         return value
     undefined: list[str] | None = None
     for key, item in value.items():
+        if type(key) is not str:  # msgpack-python lets bytes through; notepack writes strings
+            raise NotepackError("a map key that is not a string")
         kind = type(item)
         if kind in scalars:
             continue

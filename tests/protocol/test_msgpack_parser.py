@@ -6,6 +6,7 @@ we do not (``undefined``, ``ArrayBuffer``, the client's ``options``), and what i
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from typing import Any
@@ -204,6 +205,9 @@ BAD: dict[str, bytes] = {
     "event_name_list": _map(type=2, nsp="/", data=[["e"]]),
     "event_name_bool": _map(type=2, nsp="/", data=[True]),
     "event_name_binary": _map(type=2, nsp="/", data=[b"e"]),
+    # Found by fuzzing: msgpack-python lets a ``bin`` map key through; notepack writes strings.
+    "binary_map_key": bytes.fromhex("83a47479706502a36e7370a12fa46461746192a165")
+    + bytes.fromhex("81c4016b01"),
     "ack_data_map": _map(type=3, nsp="/", data={}, id=1),
     "ack_data_missing": _map(type=3, nsp="/", id=1),
     "connect_data_list": _map(type=0, nsp="/", data=[]),
@@ -229,6 +233,13 @@ BAD: dict[str, bytes] = {
 def test_msgpack_decode_refuses(name: str) -> None:
     with pytest.raises(PacketError):
         decode_msgpack(BAD[name])
+
+
+def test_msgpack_decode_takes_non_finite_event_names_as_the_reference_parser() -> None:
+    # A number is a valid name (typeof NaN and Infinity is "number"), as decode_text("2[1e999]").
+    for name in (math.inf, -math.inf):
+        assert decode_msgpack(_map(type=2, nsp="/", data=[name])).data == [name]
+    assert math.isnan(decode_msgpack(_map(type=2, nsp="/", data=[math.nan])).data[0])
 
 
 def test_msgpack_depth_limit_is_the_json_decoders() -> None:

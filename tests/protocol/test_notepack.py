@@ -129,6 +129,8 @@ def test_invalid_utf8_is_replaced_as_node_does() -> None:
         "c6ffffffff00",  # a 4 GB bin announced
         "8101a0",  # an integer map key (notepack never writes one)
         "81" + "91" + "01" + "a0",  # an array as map key
+        "81c4016ba0",  # a binary map key (msgpack-python takes it; notepack never writes one)
+        "91" + "81c4016ba0",  # the same, nested
         "d7ff" + "ffffffffffffffff",  # a timestamp beyond Python's dates
     ],
 )
