@@ -162,6 +162,22 @@ class Adapter:
         """The namespace's server is shutting down."""
 
 
+#: Rooms a socket's tuple holds before it becomes a set (joining is linear in them).
+_FEW_ROOMS = 8
+
+
+def _joined(joined: tuple[str, ...] | set[str], room: str) -> tuple[str, ...] | set[str]:
+    """A socket's rooms with ``room`` added (the same set, or a new tuple or set)."""
+    if isinstance(joined, set):
+        joined.add(room)
+        return joined
+    if room in joined:
+        return joined
+    if len(joined) < _FEW_ROOMS:
+        return (*joined, room)
+    return {*joined, room}
+
+
 class InMemoryAdapter(Adapter):
     """Rooms of one process: room name -> {sid: socket}, and sid -> room names."""
 
@@ -174,7 +190,9 @@ class InMemoryAdapter(Adapter):
         #: The server's packet codec: a broadcast is encoded with it, once.
         self.parser: Parser = nsp.server.parser
         self.rooms: dict[str, dict[str, Socket]] = {}
-        self.sids: dict[str, set[str]] = {}
+        #: sid -> its rooms: a tuple while they are few (a socket's own room and one or two
+        #: more: 56 bytes where a set takes 216, per connection), a set past ``_FEW_ROOMS``.
+        self.sids: dict[str, tuple[str, ...] | set[str]] = {}
         options = nsp.server.recovery
         #: The packet log and kept sessions (connection state recovery on).
         self.store = (
@@ -190,15 +208,18 @@ class InMemoryAdapter(Adapter):
         socket = self.nsp.sockets.get(sid)
         if socket is None:
             return
-        joined = self.sids.setdefault(sid, set())
+        joined = self.sids.get(sid, ())
         for room in rooms:
-            joined.add(room)
+            joined = _joined(joined, room)
             self.rooms.setdefault(room, {})[sid] = socket
+        self.sids[sid] = joined
 
     def remove(self, sid: str, room: str) -> None:
         joined = self.sids.get(sid)
-        if joined is not None:
+        if isinstance(joined, set):
             joined.discard(room)
+        elif joined is not None:
+            self.sids[sid] = tuple(item for item in joined if item != room)
         members = self.rooms.get(room)
         if members is not None:
             members.pop(sid, None)

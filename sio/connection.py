@@ -230,6 +230,8 @@ class Connection(Alarmed):
             self.send_packet(Packet(PacketType.CONNECT_ERROR, nsp.name, payload))
             return
         self.state.joined()
+        # No connect timeout any more: the timer goes now, not at its deadline (idle memory).
+        self.set_alarm(self.server.reactor, self.state.next_deadline())
         self.sockets[nsp.name] = socket
         nsp.sockets[socket.id] = socket
         self.server.stats.connections[nsp.name] += 1

@@ -35,6 +35,10 @@ DEFAULT_REQUEST_TIMEOUT = 300.0
 MAX_HEAD_SIZE = 16 * 1024
 
 
+_METHODS = {name.encode(): name for name in ("GET", "POST", "OPTIONS", "HEAD", "PUT", "DELETE")}
+_VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     """A parsed request head. Header names are lower-case; values are decoded as latin-1.
@@ -46,11 +50,19 @@ class HttpRequest:
 
     method: str
     target: str
-    path: str
-    query_string: str
     raw_headers: str
     remote_address: tuple[str, int] | None = None
     http_version: str = "1.1"
+
+    # The path and the query are read once or twice per request and kept for a session's life:
+    # derived, not stored (two strings less per connection).
+    @property
+    def path(self) -> str:
+        return self.target.partition("?")[0]
+
+    @property
+    def query_string(self) -> str:
+        return self.target.partition("?")[2]
 
     @classmethod
     def build(
@@ -62,9 +74,8 @@ class HttpRequest:
         http_version: str = "1.1",
     ) -> HttpRequest:
         """A request from its parts (header names are lower-cased)."""
-        path, _, query = target.partition("?")
         raw = "".join(f"\n{name.lower()}:{value}" for name, value in headers) + "\n"
-        return cls(method, target, path, query, raw, remote_address, http_version)
+        return cls(method, target, raw, remote_address, http_version)
 
     @property
     def headers(self) -> tuple[tuple[str, str], ...]:
@@ -328,19 +339,18 @@ class HttpConnection:
                 return
 
     def _make_request(self, event: h11.Request) -> HttpRequest:
-        target = event.target.decode("latin-1")
-        path, _, query = target.partition("?")
         # h11 lower-cases names and refuses CR/LF in values, so "\n" and ":" delimit safely.
         raw = b"".join(b"\n" + name + b":" + value for name, value in event.headers) + b"\n"
         assert self.stream is not None
+        # The usual method and version as shared strings: a session keeps its request.
+        method = event.method
+        version = event.http_version
         return HttpRequest(
-            event.method.decode("ascii"),
-            target,
-            path,
-            query,
+            _METHODS.get(method) or method.decode("ascii"),
+            event.target.decode("latin-1"),
             raw.decode("latin-1"),
             self.stream.peer,
-            event.http_version.decode("ascii"),
+            _VERSIONS.get(version) or version.decode("ascii"),
         )
 
     def _take_body(self, chunk: bytes) -> None:

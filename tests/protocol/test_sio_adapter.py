@@ -206,6 +206,24 @@ def test_adapter_remove_all_deletes_emptied_rooms(world: World) -> None:
     assert set(world.adapter.rooms) == {"c", "d", "blue"}
 
 
+def test_adapter_membership_holds_past_a_few_rooms(world: World) -> None:
+    # A socket's rooms are kept compactly while few, in a set past that: same answers either way.
+    many = [f"r{i}" for i in range(40)]
+    for room in many:
+        world.adapter.add_all("d", [room, room])
+    assert world.adapter.socket_rooms("d") == {"d", *many}
+    world.adapter.add_all("d", many)  # again: nothing changes
+    for room in many[:-1]:
+        world.adapter.remove("d", room)
+        assert room not in world.adapter.rooms
+    assert world.adapter.socket_rooms("d") == {"d", "r39"}
+    world.adapter.add_all("a", ["red", *many[:20]])
+    assert world.adapter.socket_rooms("a") == {"a", "red", *many[:20]}
+    world.adapter.remove_all("a")
+    assert set(world.adapter.rooms["r39"]) == {"d"} and "r0" not in world.adapter.rooms
+    assert world.adapter.socket_rooms("a") == set()
+
+
 def test_adapter_remove_all_unknown_sid_is_harmless(world: World) -> None:
     world.adapter.remove_all("ghost")
     assert set(world.adapter.sids) == {"a", "b", "c", "d"}

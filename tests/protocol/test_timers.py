@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reactor import TimerHandle, TimerHeap
+from reactor.timers import COMPACT_MIN
 
 
 def _noop(*args: Any) -> None:
@@ -158,3 +159,34 @@ def test_timers_callbacks_may_take_no_args_or_many() -> None:
     heap.push(1.0, lambda: "none")
     heap.push(1.0, lambda a, b, c: a + b + c, 1, 2, 3)
     assert _fire(heap.pop_due(1.0)) == ["none", 6]
+
+
+def test_timers_cancelled_entries_are_removed_when_they_are_most_of_the_heap() -> None:
+    # A connection's early-cancelled timers must not wait a minute for their deadline to leave.
+    heap = TimerHeap()
+    live = [heap.push(100.0 + i, _tag, f"live{i}") for i in range(COMPACT_MIN)]
+    doomed = [heap.push(50.0 + i, _noop) for i in range(COMPACT_MIN + 1)]
+    for handle in doomed[:-1]:
+        handle.cancel()
+    assert len(heap) == 2 * COMPACT_MIN + 1  # not yet more than half
+    doomed[-1].cancel()
+    assert len(heap) == COMPACT_MIN  # all cancelled entries gone at once
+    assert heap.next_deadline() == 100.0
+    assert _fire(heap.pop_due(1e9)) == [f"live{i}" for i in range(COMPACT_MIN)]
+    assert all(handle.heap is None for handle in live)
+
+
+def test_timers_count_of_cancelled_entries_survives_surfacing_and_firing() -> None:
+    # Cancelled entries that surfaced, and handles cancelled after firing, are not counted again.
+    heap = TimerHeap()
+    fired = heap.push(1.0, _noop)
+    for i in range(COMPACT_MIN):
+        heap.push(2.0 + i, _noop).cancel()
+    assert heap.pop_due(1.0) == [fired]
+    fired.cancel()
+    assert heap.next_deadline() is None
+    assert len(heap) == 0
+    keep = [heap.push(10.0, _tag, str(i)) for i in range(3)]
+    heap.push(5.0, _noop).cancel()
+    assert len(heap) == 4  # one cancelled among four: kept until it surfaces
+    assert _fire(heap.pop_due(10.0)) == ["0", "1", "2"] and all(h.heap is None for h in keep)
