@@ -48,7 +48,8 @@ try {
   );
   const shot = async (name) => {
     const file = path.join(params.screenshots, `${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
+    // Finite animations (the page transition) run to their end first: no half-faded pages.
+    await page.screenshot({ path: file, fullPage: true, animations: "disabled" });
     steps.push(`screenshot ${file}`);
   };
   const visit = async (hash) => {
