@@ -124,6 +124,14 @@ def limit_options(command: Callable[..., None]) -> Callable[..., None]:
         help="Limits: open connections per process (per worker); one more is answered 503 and "
         "closed (0: no limit).",
     )(command)
+    command = click.option(
+        "--max-sessions",
+        type=click.IntRange(min=0),
+        default=None,
+        show_default="--max-connections",
+        help="Limits: Engine.IO sessions per process (per worker; a polling client keeps one "
+        "between its requests); one more handshake is answered 503 (0: no limit).",
+    )(command)
     for name, kind, text in reversed(options):
         flag = "--" + name.replace("_", "-")
         default = defaults[name].default

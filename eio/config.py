@@ -77,6 +77,10 @@ class EngineIOConfig:
     #: answered 503 and closed. ``None``: the fd limit (RLIMIT_NOFILE) minus a reserve
     #: (``eio.server.FD_RESERVE``), as read when the server starts. 0: no limit.
     max_connections: int | None = None
+    #: Sessions the server keeps at once (a polling client holds one between its requests,
+    #: without a connection, until its heartbeat ends it); one more handshake is answered 503.
+    #: ``None``: the same as ``max_connections``. 0: no limit.
+    max_sessions: int | None = None
 
     @property
     def ping_interval_ms(self) -> int:

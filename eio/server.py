@@ -119,6 +119,8 @@ GIVE_BACK_DELAY = 1.0
 #: a JSON body in Engine.IO's error style (code 3, as a handshake refused while shutting down),
 #: and no keep-alive. Written before the request is read: it answers whatever request comes.
 _BUSY_BODY = RequestError(ErrorCode.BAD_REQUEST, "Too many connections", 503).body()
+#: A handshake past ``max_sessions``: the same status, and the client retries after a second.
+_TOO_MANY_SESSIONS = RequestError(ErrorCode.BAD_REQUEST, "Too many sessions", 503)
 BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\n"
     b"content-type: application/json\r\n"
@@ -236,6 +238,12 @@ class EngineIOServer:
             if self.config.max_connections is None
             else self.config.max_connections
         )
+        #: Sessions at most (0: no limit); see ``EngineIOConfig.max_sessions``.
+        self.max_sessions = (
+            self.max_connections if self.config.max_sessions is None else self.config.max_sessions
+        )
+        self._sessions_refused = 0  # since the last log line
+        self._sessions_refused_logged_at: float | None = None
         self._refused_lingering = 0
         self._refused = 0  # since the last log line
         self._refused_logged_at: float | None = None
@@ -334,6 +342,31 @@ class EngineIOServer:
             )
             self._refused_logged_at = now
             self._refused = 0
+
+    def _refuse_session(
+        self, conn: HttpConnection, request: HttpRequest, cors: list[tuple[str, str]]
+    ) -> None:
+        """Past ``max_sessions``: a handshake (polling or websocket) is answered 503 with
+        ``Retry-After``; the sessions already open go on."""
+        refusal = _TOO_MANY_SESSIONS
+        conn.respond(
+            refusal.status,
+            [*JSON_HEADERS, ("retry-after", "1"), *cors],
+            refusal.body(),
+            close=request.is_websocket_upgrade,
+        )
+        self._sessions_refused += 1
+        now = self.reactor.time()
+        last = self._sessions_refused_logged_at
+        if last is None or now - last >= REFUSED_LOG_INTERVAL:
+            log.warning(
+                "max_sessions (%d) reached: %d handshake(s) answered 503%s",
+                self.max_sessions,
+                self._sessions_refused,
+                "" if last is None else f" in the last {now - last:.0f}s",
+            )
+            self._sessions_refused_logged_at = now
+            self._sessions_refused = 0
 
     def count_traffic(self) -> None:
         """Count packets and bytes in ``stats`` from now on (for metrics and the Admin UI);
@@ -529,6 +562,9 @@ class EngineIOServer:
             self.respond_error(
                 conn, RequestError(ErrorCode.BAD_REQUEST, "Server shutting down"), cors
             )
+            return
+        if self.max_sessions and len(self.sessions) >= self.max_sessions:
+            self._refuse_session(conn, request, cors)
             return
         sid = generate_sid()
         polling = info.transport is TransportName.POLLING

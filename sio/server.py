@@ -85,6 +85,9 @@ class Server:
         max_ack_id_digits: digits of an acknowledgement id (15, the most; only lowered).
         max_connections: open TCP connections at once; one more is answered 503 and closed
             (None: the fd limit minus a reserve; 0: no limit). Per process: per worker.
+        max_sessions: Engine.IO sessions at once (a polling client keeps one between its
+            requests); one more handshake is answered 503 (None: ``max_connections``; 0: no
+            limit). Per process: per worker.
         connection_state_recovery: off (None, the default, as in the reference server), or a
             ``RecoveryOptions`` (``True``: its defaults, a 2 min window): a client that lost its
             connection gets its socket back (same id, rooms and ``data``) with the events it
@@ -136,6 +139,7 @@ class Server:
         max_depth: int = MAX_DEPTH,
         max_ack_id_digits: int = MAX_ACK_ID_DIGITS,
         max_connections: int | None = None,
+        max_sessions: int | None = None,
         parser: str | Parser = "json",
     ) -> None:
         #: The packet codec of every connection (``sio.protocol.parser``).
@@ -178,6 +182,7 @@ class Server:
             max_poll_packets=max_poll_packets,
             max_poll_queue=max_poll_queue,
             max_connections=max_connections,
+            max_sessions=max_sessions,
         )
         self.eio = EngineIOServer(
             self.reactor,

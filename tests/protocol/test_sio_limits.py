@@ -43,6 +43,7 @@ def test_server_keywords_reach_the_engine_config() -> None:
         max_poll_packets=10,
         max_poll_queue=11,
         max_connections=12,
+        max_sessions=6,
         max_depth=13,
         max_ack_id_digits=5,
     )
@@ -57,6 +58,7 @@ def test_server_keywords_reach_the_engine_config() -> None:
             config.max_connections,
         ) == (7.0, 8.0, 9, 10, 11, 12)
         assert io.eio.max_connections == 12
+        assert (config.max_sessions, io.eio.max_sessions) == (6, 6)
         with pytest.raises(PacketError):
             io.decode_packet_text(nested(14))
         with pytest.raises(PacketError):
@@ -72,5 +74,7 @@ def test_server_defaults_are_the_engine_defaults() -> None:
         assert io.eio.config.max_poll_queue == default.max_poll_queue
         assert io.eio.config.http_idle_timeout == default.http_idle_timeout
         assert io.eio.config.max_connections is None
+        assert io.eio.config.max_sessions is None
+        assert io.eio.max_sessions == io.eio.max_connections
     finally:
         io.reactor.close()

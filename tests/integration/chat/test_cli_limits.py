@@ -40,7 +40,9 @@ def read_response(sock: socket.socket) -> bytes:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_limits_reach_every_worker(workers: int) -> None:
-    server = chat_server_process(0, "--max-connections", "1", *LIMITS, workers=workers)
+    server = chat_server_process(
+        0, "--max-connections", "1", "--max-sessions", "1", *LIMITS, workers=workers
+    )
     try:
         with socket.create_connection((server.host, server.port), timeout=WAIT) as first:
             response = handshake(server, first)
@@ -55,6 +57,10 @@ def test_limits_reach_every_worker(workers: int) -> None:
                 assert refused.startswith(b"HTTP/1.1 503 "), refused
                 assert refused.endswith(b'{"code":3,"message":"Too many connections"}')
                 assert second.recv(4096) == b""
+            # One session is the limit too: a second handshake on the same connection.
+            refused = handshake(server, first)
+            assert refused.startswith(b"HTTP/1.1 503 "), refused
+            assert refused.endswith(b'{"code":3,"message":"Too many sessions"}')
             # The first one still works.
             first.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert read_response(first).startswith(b"HTTP/1.1 200")
@@ -64,7 +70,13 @@ def test_limits_reach_every_worker(workers: int) -> None:
 
 @pytest.mark.parametrize(
     "option",
-    ["--max-depth=129", "--max-ack-id-digits=16", "--ping-interval=0", "--max-connections=-1"],
+    [
+        "--max-depth=129",
+        "--max-ack-id-digits=16",
+        "--ping-interval=0",
+        "--max-connections=-1",
+        "--max-sessions=-1",
+    ],
 )
 def test_a_limit_out_of_range_is_a_usage_error(option: str) -> None:
     result = CliRunner().invoke(cli_main, ["server", option])
