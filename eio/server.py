@@ -15,6 +15,7 @@ import gc
 import logging
 import resource
 import socket
+import sys
 from collections.abc import Callable
 
 from wsproto.extensions import PerMessageDeflate
@@ -119,6 +120,7 @@ GIVE_BACK_DELAY = 1.0
 #: a JSON body in Engine.IO's error style (code 3, as a handshake refused while shutting down),
 #: and no keep-alive. Written before the request is read: it answers whatever request comes.
 _BUSY_BODY = RequestError(ErrorCode.BAD_REQUEST, "Too many connections", 503).body()
+_NO_LIMIT = sys.maxsize
 #: A handshake past ``max_sessions``: the same status, and the client retries after a second.
 _TOO_MANY_SESSIONS = RequestError(ErrorCode.BAD_REQUEST, "Too many sessions", 503)
 BUSY_RESPONSE = (
@@ -563,7 +565,7 @@ class EngineIOServer:
                 conn, RequestError(ErrorCode.BAD_REQUEST, "Server shutting down"), cors
             )
             return
-        if self.max_sessions and len(self.sessions) >= self.max_sessions:
+        if len(self.sessions) >= (self.max_sessions or _NO_LIMIT):
             self._refuse_session(conn, request, cors)
             return
         sid = generate_sid()
