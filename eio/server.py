@@ -166,6 +166,34 @@ def give_back_memory() -> None:
         _malloc_trim(0)
 
 
+class _RefusalLog:
+    """Refusals past a limit, logged as one warning with their count at most every
+    ``REFUSED_LOG_INTERVAL`` (a flood must not flood the log too)."""
+
+    __slots__ = ("_count", "_limit_name", "_logged_at", "_what")
+
+    def __init__(self, limit_name: str, what: str) -> None:
+        self._limit_name = limit_name
+        self._what = what
+        self._count = 0  # since the last warning
+        self._logged_at: float | None = None
+
+    def count(self, limit: int, now: float) -> None:
+        self._count += 1
+        last = self._logged_at
+        if last is None or now - last >= REFUSED_LOG_INTERVAL:
+            log.warning(
+                "%s (%d) reached: %d %s(s) answered 503%s",
+                self._limit_name,
+                limit,
+                self._count,
+                self._what,
+                "" if last is None else f" in the last {now - last:.0f}s",
+            )
+            self._logged_at = now
+            self._count = 0
+
+
 class _Refused:
     """A connection past ``max_connections``: its 503 is written; what it sends is dropped."""
 
@@ -244,11 +272,9 @@ class EngineIOServer:
         self.max_sessions = (
             self.max_connections if self.config.max_sessions is None else self.config.max_sessions
         )
-        self._sessions_refused = 0  # since the last log line
-        self._sessions_refused_logged_at: float | None = None
+        self._sessions_refused = _RefusalLog("max_sessions", "handshake")
         self._refused_lingering = 0
-        self._refused = 0  # since the last log line
-        self._refused_logged_at: float | None = None
+        self._refused = _RefusalLog("max_connections", "connection")
         #: The most sessions held since memory was last given back (see ``session_ended``).
         self._sessions_peak = 0
         #: ``listener(session)`` once a session has moved to a websocket (tools such as the
@@ -332,18 +358,7 @@ class EngineIOServer:
             stream.start()
             stream.write(BUSY_RESPONSE)
             stream.close(linger=linger)
-        self._refused += 1
-        now = self.reactor.time()
-        last = self._refused_logged_at
-        if last is None or now - last >= REFUSED_LOG_INTERVAL:
-            log.warning(
-                "max_connections (%d) reached: %d connection(s) answered 503%s",
-                self.max_connections,
-                self._refused,
-                "" if last is None else f" in the last {now - last:.0f}s",
-            )
-            self._refused_logged_at = now
-            self._refused = 0
+        self._refused.count(self.max_connections, self.reactor.time())
 
     def _refuse_session(
         self, conn: HttpConnection, request: HttpRequest, cors: list[tuple[str, str]]
@@ -357,18 +372,7 @@ class EngineIOServer:
             refusal.body(),
             close=request.is_websocket_upgrade,
         )
-        self._sessions_refused += 1
-        now = self.reactor.time()
-        last = self._sessions_refused_logged_at
-        if last is None or now - last >= REFUSED_LOG_INTERVAL:
-            log.warning(
-                "max_sessions (%d) reached: %d handshake(s) answered 503%s",
-                self.max_sessions,
-                self._sessions_refused,
-                "" if last is None else f" in the last {now - last:.0f}s",
-            )
-            self._sessions_refused_logged_at = now
-            self._sessions_refused = 0
+        self._sessions_refused.count(self.max_sessions, self.reactor.time())
 
     def count_traffic(self) -> None:
         """Count packets and bytes in ``stats`` from now on (for metrics and the Admin UI);

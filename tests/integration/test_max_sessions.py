@@ -47,7 +47,7 @@ def refused_websocket_handshake(server: ServerThread) -> None:
 
 
 def test_past_the_limit_handshakes_get_503_and_open_sessions_go_on(
-    start_server: StartServer,
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     handler = RecordingHandler(echo=True)
     server = start_server(CAPPED, handler)
@@ -60,6 +60,9 @@ def test_past_the_limit_handshakes_get_503_and_open_sessions_go_on(
     refused_polling_handshake(server)
     refused_websocket_handshake(server)
     assert server.call(lambda: len(server.server.sessions)) == LIMIT  # the refused left nothing
+    # One warning for the first refusal; the next ones are counted into the next warning.
+    warnings = [r.getMessage() for r in caplog.records if "max_sessions" in r.getMessage()]
+    assert warnings == ["max_sessions (3) reached: 1 handshake(s) answered 503"]
 
     # The open sessions keep working, both transports.
     for sid in polling:
