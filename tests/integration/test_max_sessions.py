@@ -5,6 +5,8 @@ does not bound them."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from protocol.wire.clients import WsRefused
 from protocol.wire.helpers import (
@@ -21,15 +23,11 @@ from protocol.wire.helpers import (
 from eio import EngineIOConfig
 
 from .conftest import QUIET, WAIT, RecordingHandler, ServerThread, StartServer
+from .test_max_connections import CAPPED as CONNECTIONS_CAPPED
+from .test_max_connections import LIMIT
 
-LIMIT = 3
-CAPPED = EngineIOConfig(
-    ping_interval=QUIET.ping_interval,
-    ping_timeout=QUIET.ping_timeout,
-    path=QUIET.path,
-    cors_allowed_origins="*",
-    max_sessions=LIMIT,
-)
+#: The max_connections tests' server, with the session limit instead.
+CAPPED = dataclasses.replace(CONNECTIONS_CAPPED, max_connections=None, max_sessions=LIMIT)
 
 
 def refused_polling_handshake(server: ServerThread) -> None:
