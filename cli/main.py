@@ -54,6 +54,19 @@ LOG_LEVEL = click.option(
 )
 
 
+def parser_option(peer: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--parser``, for a side whose ``peer`` must use the same one."""
+    return click.option(
+        "--parser",
+        type=click.Choice(sio.PARSER_NAMES),
+        default="json",
+        show_default=True,
+        help="How Socket.IO packets are encoded: json (Socket.IO's own) or msgpack "
+        f"(socket.io-msgpack-parser's; {peer} must use it too). msgpack needs "
+        "pip install 'sio-chat[msgpack]'.",
+    )
+
+
 def limit_options(command: Callable[..., None]) -> Callable[..., None]:
     """The server's limits against hostile or broken peers (docs/security.md lists each): one
     block of options, each a ``sio.Server`` keyword (its default is the keyword's), passed on in
@@ -258,15 +271,7 @@ def limit_options(command: Callable[..., None]) -> Callable[..., None]:
     help="Also serve the UI's own files under /admin/ from this folder (the ui/dist folder "
     "of the npm package @socket.io/admin-ui). Default: none (use the hosted UI).",
 )
-@click.option(
-    "--parser",
-    type=click.Choice(sio.PARSER_NAMES),
-    default="json",
-    show_default=True,
-    help="How Socket.IO packets are encoded: json (Socket.IO's own) or msgpack "
-    "(socket.io-msgpack-parser's; every client must use it too). msgpack needs "
-    "pip install 'sio-chat[msgpack]'.",
-)
+@parser_option("every client")
 @limit_options
 @LOG_LEVEL
 def server(
@@ -443,15 +448,7 @@ def server(
     show_default=True,
     help="Logging threshold for protocol details (on stderr).",
 )
-@click.option(
-    "--parser",
-    type=click.Choice(sio.PARSER_NAMES),
-    default="json",
-    show_default=True,
-    help="How Socket.IO packets are encoded: json (Socket.IO's own) or msgpack "
-    "(socket.io-msgpack-parser's; the server must use it too). msgpack needs "
-    "pip install 'sio-chat[msgpack]'.",
-)
+@parser_option("the server")
 def client(
     user: str,
     url: str,
